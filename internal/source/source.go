@@ -3,6 +3,8 @@
 package source
 
 import (
+	"strconv"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
@@ -71,7 +73,7 @@ func (p Problem) String() string {
 	if p.File != "" {
 		s = p.File
 		if p.Document > 0 {
-			s += "#" + itoa(p.Document)
+			s += "#" + strconv.Itoa(p.Document)
 		}
 		s += ": "
 	}
@@ -82,18 +84,4 @@ func (p Problem) String() string {
 		s += p.Field + ": "
 	}
 	return s + p.Message
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
 }
