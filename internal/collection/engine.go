@@ -14,6 +14,8 @@ type Engine struct {
 	// dirty[i] holds the primary keys of derived collection i to recompute.
 	dirty []map[string]struct{}
 	stats Stats
+	// after runs once at the end of every batch, after all subscribers.
+	after []func()
 }
 
 // Stats counts work done, for tests and benchmarks.
@@ -54,6 +56,27 @@ type index struct {
 	fn   func(any) []string
 	// byValue maps an index value to the set of item keys that carry it.
 	byValue map[string]map[string]struct{}
+	// groups, when set, mirrors byValue as a collection (see IndexKeys).
+	groups *coll
+}
+
+// syncGroup publishes the member keys of one index value to the groups
+// collection, if there is one.
+func (ix *index) syncGroup(value string) {
+	if ix.groups == nil {
+		return
+	}
+	members := ix.byValue[value]
+	if len(members) == 0 {
+		ix.groups.set(value, nil, true)
+		return
+	}
+	keys := make([]string, 0, len(members))
+	for k := range members {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	ix.groups.set(value, keys, false)
 }
 
 type coll struct {
@@ -152,6 +175,7 @@ func (c *coll) reindex(key string, old any, hadOld bool, v any, hasNew bool) {
 				if len(ix.byValue[ov]) == 0 {
 					delete(ix.byValue, ov)
 				}
+				ix.syncGroup(ov)
 			}
 			c.markIndexDependents(ix.name, ov)
 		}
@@ -161,7 +185,10 @@ func (c *coll) reindex(key string, old any, hadOld bool, v any, hasNew bool) {
 				set = map[string]struct{}{}
 				ix.byValue[nv] = set
 			}
-			set[key] = struct{}{}
+			if _, had := set[key]; !had {
+				set[key] = struct{}{}
+				ix.syncGroup(nv)
+			}
 			c.markIndexDependents(ix.name, nv)
 		}
 	}
@@ -238,6 +265,9 @@ func (e *Engine) settle() {
 		for _, s := range c.subs {
 			s(changes)
 		}
+	}
+	for _, fn := range e.after {
+		fn()
 	}
 }
 

@@ -226,3 +226,31 @@ func (e *Engine) Update(fn func(w *Writer)) {
 	e.stats.Batches++
 	e.settle()
 }
+
+// IndexKeys returns a collection keyed by the index's values whose items are
+// the sorted keys of the members carrying that value. It lets a
+// transformation run once per group (e.g. once per port shared by several
+// Gateways): use it as the primary of Map and Fetch the members.
+func IndexKeys[T any](ix Index[T]) Collection[[]string] {
+	e := ix.c.e
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	x := ix.c.indexes[ix.name]
+	if x.groups == nil {
+		x.groups = e.newColl(ix.c.name+"/"+ix.name, nil)
+		for v := range x.byValue {
+			x.syncGroup(v)
+		}
+		x.groups.pending = map[string]change{}
+	}
+	return Collection[[]string]{x.groups}
+}
+
+// AfterBatch registers fn to run, under the engine lock, at the end of every
+// batch after all subscribers were told. Subscribers that accumulate changes
+// from several collections flush them here, so a batch stays one unit.
+func (e *Engine) AfterBatch(fn func()) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.after = append(e.after, fn)
+}

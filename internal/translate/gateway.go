@@ -1,0 +1,280 @@
+package translate
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"gatehouse.dev/gatehouse/internal/collection"
+	"gatehouse.dev/gatehouse/internal/ir"
+)
+
+// gatewayResult is one Gateway of ours, translated without reading routes:
+// its listeners with their own conditions. Route attachment counts are added
+// by finishGateway, so a route change never recomputes this.
+type gatewayResult struct {
+	Key        string
+	Namespace  string
+	Name       string
+	Generation int64
+	Created    time.Time
+	// Address is the IP the listeners bind (the first IPAddress in
+	// spec.addresses), empty for all interfaces.
+	Address string
+	// AddressError is set when spec.addresses cannot be honoured.
+	AddressError string
+	Listeners    []*listenerResult
+}
+
+// listenerResult is one listener and what translation decided about it.
+type listenerResult struct {
+	Name       string
+	Key        string // namespace/gateway/listener
+	Port       int32
+	Protocol   gwv1.ProtocolType
+	Hostname   string
+	Bind       string
+	Kinds      []gwv1.RouteGroupKind
+	AllowFrom  gwv1.FromNamespaces
+	Selector   *metav1.LabelSelector
+	Conditions []metav1.Condition // Accepted, ResolvedRefs, Conflicted
+	// Certificates are the keys of the valid certificate Secrets, in order.
+	Certificates []string
+	// Ready is true when the listener is accepted, unconflicted and its
+	// references resolved; only ready listeners are programmed.
+	Ready bool
+}
+
+func (g *gatewayResult) bindNames() []string {
+	var out []string
+	for _, l := range g.Listeners {
+		if l.Ready && !contains(out, l.Bind) {
+			out = append(out, l.Bind)
+		}
+	}
+	return out
+}
+
+func (g *gatewayResult) secretKeys() []string {
+	var out []string
+	for _, l := range g.Listeners {
+		if !l.Ready {
+			continue
+		}
+		for _, c := range l.Certificates {
+			if !contains(out, c) {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+var httpRouteKind = gwv1.RouteGroupKind{Group: ptr(gwv1.Group(gwv1.GroupName)), Kind: "HTTPRoute"}
+
+func ptr[T any](v T) *T { return &v }
+
+// translateGateway translates a Gateway whose class is ours.
+func (t *Translator) translateGateway(ctx *collection.Ctx, key string, gw *gwv1.Gateway) (*gatewayResult, bool) {
+	if !t.classAccepts(ctx, string(gw.Spec.GatewayClassName)) {
+		return nil, false // another controller's Gateway: no work, no status
+	}
+	g := &gatewayResult{Key: key, Namespace: gw.Namespace, Name: gw.Name, Generation: gw.Generation,
+		Created: gw.CreationTimestamp.Time}
+	g.Address, g.AddressError = gatewayAddress(gw)
+	for i := range gw.Spec.Listeners {
+		g.Listeners = append(g.Listeners, t.translateListener(ctx, gw, &gw.Spec.Listeners[i], g.Address))
+	}
+	markConflicts(g.Listeners, gw.Generation)
+	return g, true
+}
+
+// gatewayAddress returns the address to bind from spec.addresses. Only
+// IPAddress values can be honoured by a process that binds sockets itself.
+func gatewayAddress(gw *gwv1.Gateway) (string, string) {
+	for i, a := range gw.Spec.Addresses {
+		if a.Type != nil && *a.Type != gwv1.IPAddressType {
+			return "", fmt.Sprintf("spec.addresses[%d]: type %s is not supported; use IPAddress", i, *a.Type)
+		}
+		if net.ParseIP(a.Value) == nil {
+			return "", fmt.Sprintf("spec.addresses[%d]: %q is not an IP address", i, a.Value)
+		}
+		return a.Value, ""
+	}
+	return "", ""
+}
+
+func (t *Translator) translateListener(ctx *collection.Ctx, gw *gwv1.Gateway, l *gwv1.Listener, addr string) *listenerResult {
+	gen := gw.Generation
+	r := &listenerResult{
+		Name: string(l.Name), Key: gw.Namespace + "/" + gw.Name + "/" + string(l.Name),
+		Port: int32(l.Port), Protocol: l.Protocol, AllowFrom: gwv1.NamespacesFromSame,
+		Bind: net.JoinHostPort(addr, strconv.Itoa(int(l.Port))),
+	}
+	if l.Hostname != nil {
+		r.Hostname = string(*l.Hostname)
+	}
+	if ar := l.AllowedRoutes; ar != nil && ar.Namespaces != nil {
+		if ar.Namespaces.From != nil {
+			r.AllowFrom = *ar.Namespaces.From
+		}
+		r.Selector = ar.Namespaces.Selector
+	}
+	accepted := cond(gwv1.ListenerConditionAccepted, true, gwv1.ListenerReasonAccepted, "Listener is valid", gen)
+	resolved := cond(gwv1.ListenerConditionResolvedRefs, true, gwv1.ListenerReasonResolvedRefs, "All references resolved", gen)
+	switch l.Protocol {
+	case gwv1.HTTPProtocolType, gwv1.HTTPSProtocolType:
+	default:
+		accepted = cond(gwv1.ListenerConditionAccepted, false, gwv1.ListenerReasonUnsupportedProtocol,
+			fmt.Sprintf("protocol %q is not supported; use HTTP or HTTPS", l.Protocol), gen)
+	}
+	var kindMsg string
+	r.Kinds, kindMsg = supportedKinds(l)
+	if kindMsg != "" {
+		resolved = cond(gwv1.ListenerConditionResolvedRefs, false, gwv1.ListenerReasonInvalidRouteKinds, kindMsg, gen)
+	}
+	if l.Protocol == gwv1.HTTPSProtocolType && accepted.Status == metav1.ConditionTrue {
+		certs, reason, msg := t.listenerCertificates(ctx, gw, l)
+		r.Certificates = certs
+		if reason != "" {
+			resolved = cond(gwv1.ListenerConditionResolvedRefs, false, reason, msg, gen)
+		}
+	}
+	r.Conditions = []metav1.Condition{accepted, resolved,
+		cond(gwv1.ListenerConditionConflicted, false, gwv1.ListenerReasonNoConflicts, "No conflicts", gen)}
+	// A listener with some invalid route kinds still serves the valid ones; a
+	// listener without a usable certificate cannot serve at all.
+	r.Ready = accepted.Status == metav1.ConditionTrue &&
+		(resolved.Status == metav1.ConditionTrue || resolved.Reason == string(gwv1.ListenerReasonInvalidRouteKinds) && len(r.Kinds) > 0)
+	return r
+}
+
+// supportedKinds intersects the listener's allowedRoutes.kinds with what we
+// serve. The message is non-empty when some requested kind is unsupported.
+func supportedKinds(l *gwv1.Listener) ([]gwv1.RouteGroupKind, string) {
+	if l.AllowedRoutes == nil || len(l.AllowedRoutes.Kinds) == 0 {
+		if l.Protocol == gwv1.HTTPProtocolType || l.Protocol == gwv1.HTTPSProtocolType {
+			return []gwv1.RouteGroupKind{httpRouteKind}, ""
+		}
+		return nil, ""
+	}
+	var out []gwv1.RouteGroupKind
+	var bad []string
+	for _, k := range l.AllowedRoutes.Kinds {
+		group := gwv1.GroupName
+		if k.Group != nil {
+			group = string(*k.Group)
+		}
+		if group == gwv1.GroupName && k.Kind == "HTTPRoute" {
+			out = append(out, httpRouteKind)
+		} else {
+			bad = append(bad, group+"/"+string(k.Kind))
+		}
+	}
+	if len(bad) > 0 {
+		return out, fmt.Sprintf("allowedRoutes.kinds: unsupported kinds %v; this listener supports HTTPRoute", bad)
+	}
+	return out, ""
+}
+
+// listenerCertificates resolves certificateRefs to valid kubernetes.io/tls
+// Secrets. It returns the keys of the valid ones and, when any is not valid,
+// the reason and a message naming the reference.
+func (t *Translator) listenerCertificates(ctx *collection.Ctx, gw *gwv1.Gateway, l *gwv1.Listener) ([]string, gwv1.ListenerConditionReason, string) {
+	if l.TLS == nil || len(l.TLS.CertificateRefs) == 0 {
+		return nil, gwv1.ListenerReasonInvalidCertificateRef, "HTTPS listener needs tls.certificateRefs"
+	}
+	if l.TLS.Mode != nil && *l.TLS.Mode != gwv1.TLSModeTerminate {
+		return nil, gwv1.ListenerReasonInvalidCertificateRef, "tls.mode Passthrough is not supported on HTTPS listeners"
+	}
+	var keys []string
+	for i, ref := range l.TLS.CertificateRefs {
+		field := fmt.Sprintf("tls.certificateRefs[%d]", i)
+		if (ref.Group != nil && *ref.Group != "") || (ref.Kind != nil && *ref.Kind != "Secret") {
+			return nil, gwv1.ListenerReasonInvalidCertificateRef, field + ": only core Secrets are supported"
+		}
+		ns := gw.Namespace
+		if ref.Namespace != nil {
+			ns = string(*ref.Namespace)
+		}
+		if ns != gw.Namespace && !t.referenceAllowed(ctx, gwv1.GroupName, "Gateway", gw.Namespace, "", "Secret", ns, string(ref.Name)) {
+			return nil, gwv1.ListenerReasonRefNotPermitted,
+				fmt.Sprintf("%s: Secret %s/%s is in another namespace and no ReferenceGrant allows it", field, ns, ref.Name)
+		}
+		key := ns + "/" + string(ref.Name)
+		s, ok := collection.Fetch(ctx, t.in.Secrets.Collection, key)
+		if !ok {
+			return nil, gwv1.ListenerReasonInvalidCertificateRef, fmt.Sprintf("%s: Secret %s not found", field, key)
+		}
+		if err := validCertificate(s); err != nil {
+			return nil, gwv1.ListenerReasonInvalidCertificateRef, fmt.Sprintf("%s: Secret %s: %v", field, key, err)
+		}
+		keys = append(keys, key)
+	}
+	return keys, "", ""
+}
+
+func validCertificate(s *corev1.Secret) error {
+	crt, key := s.Data[corev1.TLSCertKey], s.Data[corev1.TLSPrivateKeyKey]
+	if len(crt) == 0 || len(key) == 0 {
+		return fmt.Errorf("needs %s and %s", corev1.TLSCertKey, corev1.TLSPrivateKeyKey)
+	}
+	if _, err := tls.X509KeyPair(crt, key); err != nil {
+		return fmt.Errorf("not a valid certificate and key: %v", err)
+	}
+	return nil
+}
+
+func certificateFor(key string, s *corev1.Secret) (*ir.Certificate, bool) {
+	if validCertificate(s) != nil {
+		return nil, false
+	}
+	return &ir.Certificate{Name: key, CertPEM: s.Data[corev1.TLSCertKey], KeyPEM: s.Data[corev1.TLSPrivateKeyKey]}, true
+}
+
+// markConflicts applies the in-Gateway conflict rules: listeners sharing a
+// port must share a protocol, and listeners sharing port and protocol must
+// have distinct hostnames. The first listener in spec order wins.
+func markConflicts(ls []*listenerResult, gen int64) {
+	for i, l := range ls {
+		if !l.Ready {
+			continue
+		}
+		for _, prev := range ls[:i] {
+			if !prev.Ready || prev.Port != l.Port {
+				continue
+			}
+			var reason gwv1.ListenerConditionReason
+			var msg string
+			switch {
+			case prev.Protocol != l.Protocol:
+				reason, msg = gwv1.ListenerReasonProtocolConflict,
+					fmt.Sprintf("port %d is already used with protocol %s by listener %s", l.Port, prev.Protocol, prev.Name)
+			case prev.Hostname == l.Hostname:
+				reason, msg = gwv1.ListenerReasonHostnameConflict,
+					fmt.Sprintf("hostname %q on port %d is already used by listener %s", l.Hostname, l.Port, prev.Name)
+			default:
+				continue
+			}
+			l.Ready = false
+			l.Conditions[0] = cond(gwv1.ListenerConditionAccepted, false, reason, msg, gen)
+			l.Conditions[2] = cond(gwv1.ListenerConditionConflicted, true, reason, msg, gen)
+			break
+		}
+	}
+}

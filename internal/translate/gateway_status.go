@@ -1,0 +1,115 @@
+package translate
+
+import (
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"gatehouse.dev/gatehouse/internal/collection"
+	"gatehouse.dev/gatehouse/internal/ir"
+)
+
+// gatewayFinal is a Gateway's programmed listeners and its complete status.
+type gatewayFinal struct {
+	Listeners []*ir.Listener
+	Status    ObjectStatus
+}
+
+// translateBind decides the protocol of a socket shared by the listeners of
+// one or more Gateways: the oldest Gateway's first listener on it wins; the
+// others with another protocol are marked conflicted by finishGateway.
+func (t *Translator) translateBind(ctx *collection.Ctx, bind string, gateways []string) (*ir.Bind, bool) {
+	var owners []*gatewayResult
+	for _, k := range gateways {
+		if g, ok := collection.Fetch(ctx, t.gateways, k); ok {
+			owners = append(owners, g)
+		}
+	}
+	sort.Slice(owners, func(a, b int) bool { return olderGateway(owners[a], owners[b]) })
+	for _, g := range owners {
+		for _, l := range g.Listeners {
+			if l.Ready && l.Bind == bind {
+				host, port, _ := net.SplitHostPort(bind)
+				p, _ := strconv.Atoi(port)
+				return &ir.Bind{Name: bind, Address: host, Port: int32(p), Protocol: ir.Protocol(l.Protocol)}, true
+			}
+		}
+	}
+	return nil, false
+}
+
+func olderGateway(a, b *gatewayResult) bool {
+	if !a.Created.Equal(b.Created) {
+		return a.Created.Before(b.Created)
+	}
+	return a.Key < b.Key
+}
+
+// finishGateway adds what depends on other objects to a Gateway: conflicts
+// with other Gateways on a shared socket, attached route counts, and the
+// Gateway-level conditions.
+func (t *Translator) finishGateway(ctx *collection.Ctx, g *gatewayResult, routesByListener collection.Index[*routeResult]) (*gatewayFinal, bool) {
+	f := &gatewayFinal{}
+	st := &gwv1.GatewayStatus{}
+	programmed := 0
+	for _, l := range g.Listeners {
+		conds := append([]metav1.Condition(nil), l.Conditions...)
+		ready := l.Ready
+		if ready {
+			if b, ok := collection.Fetch(ctx, t.binds, l.Bind); ok && b.Protocol != ir.Protocol(l.Protocol) {
+				msg := fmt.Sprintf("port %d is already served with protocol %s by another Gateway", l.Port, b.Protocol)
+				conds[0] = cond(gwv1.ListenerConditionAccepted, false, gwv1.ListenerReasonProtocolConflict, msg, g.Generation)
+				conds[2] = cond(gwv1.ListenerConditionConflicted, true, gwv1.ListenerReasonProtocolConflict, msg, g.Generation)
+				ready = false
+			}
+		}
+		if ready {
+			programmed++
+			conds = append(conds, cond(gwv1.ListenerConditionProgrammed, true, gwv1.ListenerReasonProgrammed, "Listener is serving", g.Generation))
+			f.Listeners = append(f.Listeners, &ir.Listener{Name: l.Key, Gateway: g.Key, Bind: l.Bind,
+				Hostname: l.Hostname, Protocol: ir.Protocol(l.Protocol), Certificates: l.Certificates})
+		} else {
+			conds = append(conds, cond(gwv1.ListenerConditionProgrammed, false, gwv1.ListenerReasonInvalid, "Listener is not serving: see its other conditions", g.Generation))
+		}
+		attached := 0
+		if ready {
+			attached = len(collection.FetchIndex(ctx, routesByListener, l.Key))
+		}
+		kinds := l.Kinds
+		if kinds == nil {
+			kinds = []gwv1.RouteGroupKind{}
+		}
+		st.Listeners = append(st.Listeners, gwv1.ListenerStatus{Name: gwv1.SectionName(l.Name),
+			SupportedKinds: kinds, AttachedRoutes: int32(attached), Conditions: conds})
+	}
+	st.Conditions = gatewayConditions(g, programmed)
+	if g.Address != "" {
+		st.Addresses = []gwv1.GatewayStatusAddress{{Type: ptr(gwv1.IPAddressType), Value: g.Address}}
+	}
+	f.Status = ObjectStatus{Kind: "Gateway", Namespace: g.Namespace, Name: g.Name, Gateway: st}
+	return f, true
+}
+
+func gatewayConditions(g *gatewayResult, programmed int) []metav1.Condition {
+	gen := g.Generation
+	if g.AddressError != "" {
+		return []metav1.Condition{
+			cond(gwv1.GatewayConditionAccepted, false, gwv1.GatewayReasonUnsupportedAddress, g.AddressError, gen),
+			cond(gwv1.GatewayConditionProgrammed, false, gwv1.GatewayReasonInvalid, g.AddressError, gen),
+		}
+	}
+	accepted := cond(gwv1.GatewayConditionAccepted, true, gwv1.GatewayReasonAccepted, "Gateway is valid", gen)
+	if programmed < len(g.Listeners) {
+		msg := fmt.Sprintf("%d of %d listeners are not valid: see status.listeners", len(g.Listeners)-programmed, len(g.Listeners))
+		accepted = cond(gwv1.GatewayConditionAccepted, programmed > 0 || len(g.Listeners) == 0, gwv1.GatewayReasonListenersNotValid, msg, gen)
+	}
+	prog := cond(gwv1.GatewayConditionProgrammed, true, gwv1.GatewayReasonProgrammed, "Gateway is serving", gen)
+	if programmed == 0 && len(g.Listeners) > 0 {
+		prog = cond(gwv1.GatewayConditionProgrammed, false, gwv1.GatewayReasonInvalid, "No listener is serving", gen)
+	}
+	return []metav1.Condition{accepted, prog}
+}

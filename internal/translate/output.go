@@ -1,0 +1,136 @@
+package translate
+
+import (
+	"reflect"
+
+	"gatehouse.dev/gatehouse/internal/collection"
+	"gatehouse.dev/gatehouse/internal/ir"
+)
+
+// IRChange is the IR difference produced by one translation batch.
+type IRChange struct {
+	Upserts []ir.Resource
+	Removes []ir.ID
+}
+
+// StatusChange is the status difference produced by one translation batch.
+type StatusChange struct {
+	Updated []ObjectStatus
+	// Removed lists ObjectStatus.Key() of objects we no longer report on.
+	Removed []string
+}
+
+// OnIR registers fn to receive the IR difference of every batch that changed
+// the IR. fn runs under the engine lock and must not block or call back.
+func (t *Translator) OnIR(fn func(IRChange)) {
+	var pending IRChange
+	addList := func(olds, news []ir.Resource) {
+		byID := map[ir.ID]ir.Resource{}
+		for _, o := range olds {
+			byID[o.ResourceID()] = o
+		}
+		for _, n := range news {
+			id := n.ResourceID()
+			if o, ok := byID[id]; !ok || !reflect.DeepEqual(o, n) {
+				pending.Upserts = append(pending.Upserts, n)
+			}
+			delete(byID, id)
+		}
+		for id := range byID {
+			pending.Removes = append(pending.Removes, id)
+		}
+	}
+	subscribeIR(t.binds, func(b *ir.Bind) []ir.Resource { return one(b) }, addList)
+	subscribeIR(t.certificates, func(c *ir.Certificate) []ir.Resource { return one(c) }, addList)
+	subscribeIR(t.backends, func(b *ir.Backend) []ir.Resource { return one(b) }, addList)
+	subscribeIR(t.gatewayStatus, func(g *gatewayFinal) []ir.Resource {
+		out := make([]ir.Resource, len(g.Listeners))
+		for i, l := range g.Listeners {
+			out[i] = l
+		}
+		return out
+	}, addList)
+	subscribeIR(t.routes, func(r *routeResult) []ir.Resource {
+		out := make([]ir.Resource, len(r.Rules))
+		for i, rule := range r.Rules {
+			out[i] = rule
+		}
+		return out
+	}, addList)
+	t.engine.AfterBatch(func() {
+		if len(pending.Upserts) == 0 && len(pending.Removes) == 0 {
+			return
+		}
+		fn(pending)
+		pending = IRChange{}
+	})
+}
+
+func one[T ir.Resource](v T) []ir.Resource {
+	if reflect.ValueOf(v).IsNil() {
+		return nil
+	}
+	return []ir.Resource{v}
+}
+
+func subscribeIR[T any](c collection.Collection[T], resources func(T) []ir.Resource, add func(olds, news []ir.Resource)) {
+	c.Subscribe(func(changes []collection.Change[T]) {
+		for _, ch := range changes {
+			var olds, news []ir.Resource
+			if !ch.Added {
+				olds = resources(ch.Old)
+			}
+			if !ch.Deleted {
+				news = resources(ch.New)
+			}
+			add(olds, news)
+		}
+	})
+}
+
+// OnStatus registers fn to receive the status difference of every batch that
+// changed any status. fn runs under the engine lock and must not block.
+func (t *Translator) OnStatus(fn func(StatusChange)) {
+	var pending StatusChange
+	track := func(old, new *ObjectStatus) {
+		switch {
+		case new != nil:
+			pending.Updated = append(pending.Updated, *new)
+		case old != nil:
+			pending.Removed = append(pending.Removed, old.Key())
+		}
+	}
+	t.classes.Subscribe(func(chs []collection.Change[*classResult]) {
+		for _, ch := range chs {
+			track(statusOf(ch.Old, func(c *classResult) *ObjectStatus { return &c.Status }), statusOf(ch.New, func(c *classResult) *ObjectStatus { return &c.Status }))
+		}
+	})
+	t.gatewayStatus.Subscribe(func(chs []collection.Change[*gatewayFinal]) {
+		for _, ch := range chs {
+			track(statusOf(ch.Old, func(g *gatewayFinal) *ObjectStatus { return &g.Status }), statusOf(ch.New, func(g *gatewayFinal) *ObjectStatus { return &g.Status }))
+		}
+	})
+	t.routes.Subscribe(func(chs []collection.Change[*routeResult]) {
+		for _, ch := range chs {
+			oldS, newS := statusOf(ch.Old, func(r *routeResult) *ObjectStatus { return r.Status }), statusOf(ch.New, func(r *routeResult) *ObjectStatus { return r.Status })
+			if oldS != nil && newS != nil && reflect.DeepEqual(*oldS, *newS) {
+				continue
+			}
+			track(oldS, newS)
+		}
+	})
+	t.engine.AfterBatch(func() {
+		if len(pending.Updated) == 0 && len(pending.Removed) == 0 {
+			return
+		}
+		fn(pending)
+		pending = StatusChange{}
+	})
+}
+
+func statusOf[T any](v *T, get func(*T) *ObjectStatus) *ObjectStatus {
+	if v == nil {
+		return nil
+	}
+	return get(v)
+}

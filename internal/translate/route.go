@@ -1,0 +1,242 @@
+package translate
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"gatehouse.dev/gatehouse/internal/collection"
+	"gatehouse.dev/gatehouse/internal/ir"
+)
+
+// routeResult is one HTTPRoute: one ir.Route per valid rule, the listeners
+// it attached to, the backends it uses, and our status.parents entries.
+type routeResult struct {
+	Rules     []*ir.Route
+	Listeners []string
+	Backends  []string
+	// Status is nil when no parentRef names a Gateway of ours.
+	Status *ObjectStatus
+}
+
+func (r *routeResult) listenerNames() []string { return r.Listeners }
+func (r *routeResult) backendNames() []string  { return r.Backends }
+
+// parentOutcome is what happened to one parentRef.
+type parentOutcome struct {
+	ref      gwv1.ParentReference
+	attached []ir.RouteParent
+	reason   gwv1.RouteConditionReason // set when nothing attached
+	message  string
+}
+
+func (t *Translator) translateRoute(ctx *collection.Ctx, key string, hr *gwv1.HTTPRoute) (*routeResult, bool) {
+	var outcomes []parentOutcome
+	for _, ref := range hr.Spec.ParentRefs {
+		if o, ours := t.attachParent(ctx, hr, ref); ours {
+			outcomes = append(outcomes, o)
+		}
+	}
+	if len(outcomes) == 0 {
+		return nil, false // not attached to anything of ours: no IR, no status
+	}
+	res := &routeResult{}
+	parents := mergeParents(outcomes)
+	rules := t.translateRules(ctx, hr)
+	if len(parents) > 0 {
+		for _, rule := range rules.routes {
+			rule.Parents = parents
+			res.Rules = append(res.Rules, rule)
+		}
+		for _, p := range parents {
+			res.Listeners = append(res.Listeners, p.Listener)
+		}
+		res.Backends = rules.backends
+	}
+	res.Status = routeStatus(hr, outcomes, rules, t.controller)
+	return res, true
+}
+
+// attachParent resolves one parentRef. ours is false when the ref does not
+// name an existing Gateway of ours (then another controller owns the status).
+func (t *Translator) attachParent(ctx *collection.Ctx, hr *gwv1.HTTPRoute, ref gwv1.ParentReference) (parentOutcome, bool) {
+	o := parentOutcome{ref: ref}
+	if (ref.Group != nil && *ref.Group != gwv1.GroupName) || (ref.Kind != nil && *ref.Kind != "Gateway") {
+		return o, false
+	}
+	ns := hr.Namespace
+	if ref.Namespace != nil {
+		ns = string(*ref.Namespace)
+	}
+	g, ok := collection.Fetch(ctx, t.gateways, ns+"/"+string(ref.Name))
+	if !ok {
+		return o, false
+	}
+	candidates := 0
+	hostnameMiss := false
+	for _, l := range g.Listeners {
+		if ref.SectionName != nil && string(*ref.SectionName) != l.Name {
+			continue
+		}
+		if ref.Port != nil && int32(*ref.Port) != l.Port {
+			continue
+		}
+		candidates++
+		if !l.Ready || !kindAllowed(l.Kinds, "HTTPRoute") || !t.namespaceAllowed(ctx, l, g.Namespace, hr.Namespace) {
+			continue
+		}
+		hosts, ok := intersectHostnames(l.Hostname, hr.Spec.Hostnames)
+		if !ok {
+			hostnameMiss = true
+			continue
+		}
+		o.attached = append(o.attached, ir.RouteParent{Listener: l.Key, Hostnames: hosts})
+	}
+	switch {
+	case len(o.attached) > 0:
+	case candidates == 0:
+		o.reason, o.message = gwv1.RouteReasonNoMatchingParent, "no listener of the Gateway matches the parentRef's sectionName/port"
+	case hostnameMiss:
+		o.reason, o.message = gwv1.RouteReasonNoMatchingListenerHostname, "no listener hostname intersects the route's hostnames"
+	default:
+		o.reason, o.message = gwv1.RouteReasonNotAllowedByListeners, "no listener allows this route (allowedRoutes namespaces or kinds, or the listener is not valid)"
+	}
+	return o, true
+}
+
+func kindAllowed(kinds []gwv1.RouteGroupKind, kind string) bool {
+	for _, k := range kinds {
+		if string(k.Kind) == kind {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *Translator) namespaceAllowed(ctx *collection.Ctx, l *listenerResult, gwNS, routeNS string) bool {
+	switch l.AllowFrom {
+	case gwv1.NamespacesFromAll:
+		return true
+	case gwv1.NamespacesFromSelector:
+		if l.Selector == nil {
+			return false
+		}
+		sel, err := metav1.LabelSelectorAsSelector(l.Selector)
+		if err != nil {
+			return false
+		}
+		set := labels.Set{"kubernetes.io/metadata.name": routeNS}
+		if n, ok := collection.Fetch(ctx, t.in.Namespaces.Collection, routeNS); ok {
+			for k, v := range n.Labels {
+				set[k] = v
+			}
+		}
+		return sel.Matches(set)
+	default:
+		return gwNS == routeNS
+	}
+}
+
+// intersectHostnames returns the hostnames a route serves on a listener. ok
+// is false when the route names hostnames and none fits the listener.
+func intersectHostnames(listener string, route []gwv1.Hostname) ([]string, bool) {
+	if len(route) == 0 {
+		return nil, true
+	}
+	var out []string
+	for _, h := range route {
+		rh := strings.ToLower(string(h))
+		if listener == "" {
+			out = appendUnique(out, rh)
+			continue
+		}
+		switch {
+		case rh == listener:
+			out = appendUnique(out, rh)
+		case wildcardMatches(listener, rh):
+			out = appendUnique(out, rh)
+		case wildcardMatches(rh, listener):
+			out = appendUnique(out, listener)
+		}
+	}
+	return out, len(out) > 0
+}
+
+// wildcardMatches reports whether pattern "*.suffix" covers host, which may
+// itself be a more specific wildcard. "*.example.com" covers "a.example.com"
+// and "*.a.example.com" but not "example.com".
+func wildcardMatches(pattern, host string) bool {
+	if !strings.HasPrefix(pattern, "*.") {
+		return false
+	}
+	suffix := pattern[1:] // ".example.com"
+	return len(host) > len(suffix) && strings.HasSuffix(host, suffix) && host != pattern
+}
+
+func appendUnique(list []string, s string) []string {
+	if contains(list, s) {
+		return list
+	}
+	return append(list, s)
+}
+
+// mergeParents unions the listeners attached through every parentRef.
+func mergeParents(outcomes []parentOutcome) []ir.RouteParent {
+	byListener := map[string]*ir.RouteParent{}
+	var order []string
+	for _, o := range outcomes {
+		for _, p := range o.attached {
+			cur, seen := byListener[p.Listener]
+			if !seen {
+				cp := p
+				cp.Hostnames = append([]string(nil), p.Hostnames...)
+				byListener[p.Listener] = &cp
+				order = append(order, p.Listener)
+				continue
+			}
+			if len(cur.Hostnames) == 0 || len(p.Hostnames) == 0 {
+				cur.Hostnames = nil // one attachment accepts any host
+				continue
+			}
+			for _, h := range p.Hostnames {
+				cur.Hostnames = appendUnique(cur.Hostnames, h)
+			}
+		}
+	}
+	sort.Strings(order)
+	out := make([]ir.RouteParent, 0, len(order))
+	for _, l := range order {
+		out = append(out, *byListener[l])
+	}
+	return out
+}
+
+// routeStatus builds the status.parents entries of our controller.
+func routeStatus(hr *gwv1.HTTPRoute, outcomes []parentOutcome, rules ruleResults, controller string) *ObjectStatus {
+	gen := hr.Generation
+	st := &gwv1.HTTPRouteStatus{}
+	for _, o := range outcomes {
+		accepted := cond(gwv1.RouteConditionAccepted, true, gwv1.RouteReasonAccepted, "Route is attached", gen)
+		if len(o.attached) == 0 {
+			accepted = cond(gwv1.RouteConditionAccepted, false, o.reason, o.message, gen)
+		} else if len(rules.routes) == 0 && len(rules.invalid) > 0 {
+			accepted = cond(gwv1.RouteConditionAccepted, false, gwv1.RouteReasonUnsupportedValue, strings.Join(rules.invalid, "; "), gen)
+		}
+		resolved := cond(gwv1.RouteConditionResolvedRefs, true, gwv1.RouteReasonResolvedRefs, "All references resolved", gen)
+		if rules.refReason != "" {
+			resolved = cond(gwv1.RouteConditionResolvedRefs, false, rules.refReason, strings.Join(rules.refErrors, "; "), gen)
+		}
+		conds := []metav1.Condition{accepted, resolved}
+		if len(rules.routes) > 0 && len(rules.invalid) > 0 {
+			conds = append(conds, cond(gwv1.RouteConditionPartiallyInvalid, true, gwv1.RouteReasonUnsupportedValue,
+				fmt.Sprintf("rules dropped: %s", strings.Join(rules.invalid, "; ")), gen))
+		}
+		st.Parents = append(st.Parents, gwv1.RouteParentStatus{ParentRef: o.ref,
+			ControllerName: gwv1.GatewayController(controller), Conditions: conds})
+	}
+	return &ObjectStatus{Kind: "HTTPRoute", Namespace: hr.Namespace, Name: hr.Name, HTTPRoute: st}
+}

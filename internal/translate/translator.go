@@ -1,0 +1,200 @@
+package translate
+
+import (
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"gatehouse.dev/gatehouse/api/v1alpha1"
+	"gatehouse.dev/gatehouse/internal/collection"
+	"gatehouse.dev/gatehouse/internal/ir"
+	"gatehouse.dev/gatehouse/internal/source"
+)
+
+// DefaultControllerName is the GatewayClass controllerName Gatehouse accepts.
+const DefaultControllerName = "gatehouse.dev/gateway-controller"
+
+// Inputs are the engine's input collections, keyed "namespace/name" (or
+// "name" for cluster-scoped kinds).
+type Inputs struct {
+	GatewayClasses  *collection.Input[*gwv1.GatewayClass]
+	Gateways        *collection.Input[*gwv1.Gateway]
+	HTTPRoutes      *collection.Input[*gwv1.HTTPRoute]
+	ReferenceGrants *collection.Input[*gwv1.ReferenceGrant]
+	Services        *collection.Input[*corev1.Service]
+	EndpointSlices  *collection.Input[*discoveryv1.EndpointSlice]
+	Secrets         *collection.Input[*corev1.Secret]
+	ConfigMaps      *collection.Input[*corev1.ConfigMap]
+	Namespaces      *collection.Input[*corev1.Namespace]
+	StaticBackends  *collection.Input[*v1alpha1.StaticBackend]
+}
+
+// Translator owns the engine and every collection of the translation graph.
+// It implements source.Sink.
+type Translator struct {
+	controller string
+	engine     *collection.Engine
+	in         Inputs
+
+	grantsByNamespace collection.Index[*gwv1.ReferenceGrant]
+	slicesByService   collection.Index[*discoveryv1.EndpointSlice]
+
+	classes       collection.Collection[*classResult]
+	gateways      collection.Collection[*gatewayResult]
+	routes        collection.Collection[*routeResult]
+	gatewayStatus collection.Collection[*gatewayFinal]
+	binds         collection.Collection[*ir.Bind]
+	backends      collection.Collection[*ir.Backend]
+	certificates  collection.Collection[*ir.Certificate]
+}
+
+// New builds the translation graph for GatewayClasses whose controllerName is
+// controller.
+func New(controller string) *Translator {
+	e := collection.NewEngine()
+	t := &Translator{controller: controller, engine: e}
+	t.in = Inputs{
+		GatewayClasses:  collection.NewInput[*gwv1.GatewayClass](e, "GatewayClass", nil),
+		Gateways:        collection.NewInput[*gwv1.Gateway](e, "Gateway", nil),
+		HTTPRoutes:      collection.NewInput[*gwv1.HTTPRoute](e, "HTTPRoute", nil),
+		ReferenceGrants: collection.NewInput[*gwv1.ReferenceGrant](e, "ReferenceGrant", nil),
+		Services:        collection.NewInput[*corev1.Service](e, "Service", nil),
+		EndpointSlices:  collection.NewInput[*discoveryv1.EndpointSlice](e, "EndpointSlice", nil),
+		Secrets:         collection.NewInput[*corev1.Secret](e, "Secret", nil),
+		ConfigMaps:      collection.NewInput[*corev1.ConfigMap](e, "ConfigMap", nil),
+		Namespaces:      collection.NewInput[*corev1.Namespace](e, "Namespace", nil),
+		StaticBackends:  collection.NewInput[*v1alpha1.StaticBackend](e, "StaticBackend", nil),
+	}
+	t.grantsByNamespace = collection.AddIndex(t.in.ReferenceGrants.Collection, "namespace",
+		func(g *gwv1.ReferenceGrant) []string { return []string{g.Namespace} })
+	t.slicesByService = collection.AddIndex(t.in.EndpointSlices.Collection, "service",
+		func(s *discoveryv1.EndpointSlice) []string {
+			if svc := s.Labels[discoveryv1.LabelServiceName]; svc != "" {
+				return []string{s.Namespace + "/" + svc}
+			}
+			return nil
+		})
+
+	t.classes = collection.Map(e, "classes", t.in.GatewayClasses.Collection, nil, t.translateClass)
+	t.gateways = collection.Map(e, "gateways", t.in.Gateways.Collection, nil, t.translateGateway)
+	gatewaysByBind := collection.AddIndex(t.gateways, "bind", (*gatewayResult).bindNames)
+	gatewaysBySecret := collection.AddIndex(t.gateways, "secret", (*gatewayResult).secretKeys)
+	t.binds = collection.Map(e, "binds", collection.IndexKeys(gatewaysByBind), nil,
+		func(ctx *collection.Ctx, bind string, members []string) (*ir.Bind, bool) {
+			return t.translateBind(ctx, bind, members)
+		})
+	t.certificates = collection.Map(e, "certificates", t.in.Secrets.Collection, nil,
+		func(ctx *collection.Ctx, key string, s *corev1.Secret) (*ir.Certificate, bool) {
+			if len(collection.FetchIndex(ctx, gatewaysBySecret, key)) == 0 {
+				return nil, false // only Secrets a listener uses are ever sent
+			}
+			return certificateFor(key, s)
+		})
+
+	t.routes = collection.Map(e, "routes", t.in.HTTPRoutes.Collection, nil, t.translateRoute)
+	routesByListener := collection.AddIndex(t.routes, "listener", (*routeResult).listenerNames)
+	routesByBackend := collection.AddIndex(t.routes, "backend", (*routeResult).backendNames)
+
+	t.gatewayStatus = collection.Map(e, "gatewayStatus", t.gateways, nil,
+		func(ctx *collection.Ctx, key string, g *gatewayResult) (*gatewayFinal, bool) {
+			return t.finishGateway(ctx, g, routesByListener)
+		})
+	t.backends = t.backendCollection(routesByBackend)
+	return t
+}
+
+// Apply implements source.Sink: the events are applied as one batch.
+func (t *Translator) Apply(events []source.Event) {
+	t.engine.Update(func(w *collection.Writer) {
+		for _, ev := range events {
+			t.applyEvent(w, ev)
+		}
+	})
+}
+
+func (t *Translator) applyEvent(w *collection.Writer, ev source.Event) {
+	key := ev.Key()
+	del := ev.Object == nil
+	switch ev.Kind {
+	case source.KindGatewayClass:
+		write(w, t.in.GatewayClasses, key, ev.Object, del)
+	case source.KindGateway:
+		write(w, t.in.Gateways, key, ev.Object, del)
+	case source.KindHTTPRoute:
+		write(w, t.in.HTTPRoutes, key, ev.Object, del)
+	case source.KindReferenceGrant:
+		write(w, t.in.ReferenceGrants, key, ev.Object, del)
+	case source.KindService:
+		write(w, t.in.Services, key, ev.Object, del)
+	case source.KindEndpointSlice:
+		write(w, t.in.EndpointSlices, key, ev.Object, del)
+	case source.KindSecret:
+		write(w, t.in.Secrets, key, ev.Object, del)
+	case source.KindConfigMap:
+		write(w, t.in.ConfigMaps, key, ev.Object, del)
+	case source.KindNamespace:
+		write(w, t.in.Namespaces, key, ev.Object, del)
+	case source.KindStaticBackend:
+		write(w, t.in.StaticBackends, key, ev.Object, del)
+	}
+}
+
+func write[T source.Object](w *collection.Writer, in *collection.Input[T], key string, obj source.Object, del bool) {
+	if del {
+		in.Delete(w, key)
+		return
+	}
+	if v, ok := obj.(T); ok {
+		in.Set(w, key, v)
+	}
+}
+
+// Snapshot is the complete current output: the IR and every status.
+type Snapshot struct {
+	IR     []ir.Resource
+	Status []ObjectStatus
+}
+
+// Snapshot returns the current IR (sorted by kind and name) and status.
+func (t *Translator) Snapshot() Snapshot {
+	var s Snapshot
+	for _, b := range t.binds.Snapshot() {
+		s.IR = append(s.IR, b.Value)
+	}
+	for _, g := range t.gatewayStatus.Snapshot() {
+		for _, l := range g.Value.Listeners {
+			s.IR = append(s.IR, l)
+		}
+		s.Status = append(s.Status, g.Value.Status)
+	}
+	for _, c := range t.certificates.Snapshot() {
+		s.IR = append(s.IR, c.Value)
+	}
+	for _, r := range t.routes.Snapshot() {
+		for _, rule := range r.Value.Rules {
+			s.IR = append(s.IR, rule)
+		}
+		if r.Value.Status != nil {
+			s.Status = append(s.Status, *r.Value.Status)
+		}
+	}
+	for _, b := range t.backends.Snapshot() {
+		s.IR = append(s.IR, b.Value)
+	}
+	for _, c := range t.classes.Snapshot() {
+		s.Status = append(s.Status, c.Value.Status)
+	}
+	sort.SliceStable(s.IR, func(a, b int) bool {
+		ia, ib := s.IR[a].ResourceID(), s.IR[b].ResourceID()
+		if ia.Kind != ib.Kind {
+			return kindOrder[ia.Kind] < kindOrder[ib.Kind]
+		}
+		return ia.Name < ib.Name
+	})
+	sort.SliceStable(s.Status, func(a, b int) bool { return s.Status[a].less(s.Status[b]) })
+	return s
+}
+
+var kindOrder = map[ir.Kind]int{ir.KindBind: 0, ir.KindListener: 1, ir.KindCertificate: 2, ir.KindRoute: 3, ir.KindBackend: 4}
