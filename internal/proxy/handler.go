@@ -1,0 +1,164 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strings"
+
+	"gatehouse.dev/gatehouse/internal/ir"
+	"gatehouse.dev/gatehouse/internal/proxy/filter"
+	"gatehouse.dev/gatehouse/internal/proxy/router"
+	"gatehouse.dev/gatehouse/internal/proxy/upstream"
+)
+
+// bindHandler serves the requests of one bind against the current table.
+type bindHandler struct {
+	p      *Proxy
+	bind   string
+	port   int32
+	scheme string
+}
+
+func (p *Proxy) handlerFor(b *ir.Bind) http.Handler {
+	scheme := "http"
+	if b.Protocol == ir.ProtocolHTTPS {
+		scheme = "https"
+	}
+	return &bindHandler{p: p, bind: b.Name, port: b.Port, scheme: scheme}
+}
+
+// certificateFor picks the certificate of the listener that serves the SNI
+// name on bind.
+func (p *Proxy) certificateFor(bind string, hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	l := p.table.Load().Listener(bind, strings.ToLower(hello.ServerName))
+	if l == nil {
+		return nil, fmt.Errorf("no listener on %s for server name %q", bind, hello.ServerName)
+	}
+	certs := *p.certs.Load()
+	var first *tls.Certificate
+	for _, name := range l.Certificates {
+		c := certs[name]
+		if c == nil {
+			continue
+		}
+		if first == nil {
+			first = c
+		}
+		if hello.SupportsCertificate(c) == nil {
+			return c, nil
+		}
+	}
+	if first == nil {
+		return nil, fmt.Errorf("listener %s has no usable certificate", l.Name)
+	}
+	return first, nil
+}
+
+func (h *bindHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	host := requestHost(r.Host)
+	table := h.p.table.Load()
+	res := table.Match(h.bind, host, r)
+	if r.TLS != nil && r.TLS.ServerName != "" && res.Listener != nil {
+		// A connection set up for one listener's certificate must not be used
+		// to reach another listener (connection coalescing across hosts).
+		if sni := table.Listener(h.bind, strings.ToLower(r.TLS.ServerName)); sni != res.Listener {
+			http.Error(w, "misdirected request: the TLS server name does not serve this host", http.StatusMisdirectedRequest)
+			return
+		}
+	}
+	if res.Route == nil {
+		http.Error(w, "no route for "+host+r.URL.Path, http.StatusNotFound)
+		return
+	}
+	h.serveRoute(w, r, res)
+}
+
+func (h *bindHandler) serveRoute(w http.ResponseWriter, r *http.Request, res router.Result) {
+	rt := res.Route
+	mi := filter.MatchInfo{MatchedPrefix: res.MatchedPrefix, ListenerPort: h.port, Scheme: h.scheme}
+	if rt.Filters.Request(w, r, mi) {
+		return // answered by a redirect or a CORS preflight
+	}
+	be := rt.PickBackend()
+	if be == nil || be.IR.Invalid != "" {
+		msg := "the route has no valid backend"
+		if be != nil {
+			msg = "invalid backend reference: " + be.IR.Invalid
+		}
+		h.p.log.Debug("route has no valid backend", "route", rt.IR.Name, "reason", msg)
+		http.Error(w, msg, http.StatusInternalServerError)
+		return
+	}
+	if be.Filters.Request(w, r, mi) {
+		return
+	}
+	h.mirror(r, rt.Filters.Mirrors(), be.Filters.Mirrors())
+	if t := rt.IR.Timeouts.Request; t > 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), t)
+		defer cancel()
+		r = r.WithContext(ctx)
+	}
+	h.p.upstreams.Forward(w, r, upstream.Target{
+		Backend: be.IR.Backend,
+		Port:    be.IR.Port,
+		Timeout: rt.IR.Timeouts.BackendRequest,
+		ModifyResponse: func(hdr http.Header) {
+			be.Filters.Response(hdr, r)
+			rt.Filters.Response(hdr, r)
+		},
+	})
+}
+
+// mirror sends copies of r to the mirror backends. The body is buffered (up
+// to MaxMirrorBody) so both the main request and the copies can read it.
+func (h *bindHandler) mirror(r *http.Request, lists ...[]ir.Mirror) {
+	var mirrors []ir.Mirror
+	for _, l := range lists {
+		for _, m := range l {
+			if m.Percent >= 100 || rand.Float64()*100 < m.Percent {
+				mirrors = append(mirrors, m)
+			}
+		}
+	}
+	if len(mirrors) == 0 {
+		return
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		body, err := io.ReadAll(io.LimitReader(r.Body, h.p.opts.MaxMirrorBody+1))
+		if err != nil || int64(len(body)) > h.p.opts.MaxMirrorBody {
+			// Too large (or unreadable) to copy: forward the original stream
+			// without mirroring rather than fail the request.
+			r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), r.Body))
+			h.p.log.Debug("request not mirrored: body too large or unreadable", "error", errors.Join(err))
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		r.ContentLength = int64(len(body))
+	}
+	for _, m := range mirrors {
+		h.p.upstreams.Mirror(r, upstream.Target{Backend: m.Backend.Backend, Port: m.Backend.Port})
+	}
+}
+
+// requestHost returns the request host without port, lower-cased.
+func requestHost(hostport string) string {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(host, ".")
+	for i := 0; i < len(host); i++ {
+		if c := host[i]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(host)
+		}
+	}
+	return host
+}

@@ -1,0 +1,25 @@
+// Package listener owns the proxy's sockets.
+//
+// A Manager opens one socket and one http.Server per ir.Bind and keeps them
+// across config swaps (design §4.2): Reconcile only opens binds that are new,
+// closes binds that disappeared, and reopens a bind whose protocol changed.
+// An unchanged bind keeps its socket and its client connections.
+//
+// HTTP binds serve HTTP/1.1 and cleartext HTTP/2 with prior knowledge (the
+// net/http server's UnencryptedHTTP2 protocol). The older "Upgrade: h2c"
+// negotiation is not offered: RFC 9113 deprecated it and net/http dropped
+// it; such requests are answered as HTTP/1.1.
+//
+// HTTPS binds terminate TLS (1.2 minimum, AEAD cipher suites only) and offer
+// h2 and http/1.1 by ALPN. The certificate is chosen per handshake by a
+// CertificateFunc, usually by SNI; a handshake for which it has no
+// certificate fails with a TLS alert and a Debug log line, nothing more.
+//
+// Malformed input is left to net/http, configured by Options: a header block
+// larger than MaxHeaderBytes gets 431, an unparsable request line 400, and
+// ReadHeaderTimeout closes connections that send headers too slowly.
+//
+// Removing a bind is graceful: its socket is closed at once (so the port can
+// be reused, e.g. by the same bind with a new protocol), idle connections are
+// closed, and requests in flight may finish within Options.DrainTimeout.
+package listener

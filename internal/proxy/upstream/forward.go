@@ -1,0 +1,216 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Target says where Forward and Mirror send a request.
+type Target struct {
+	// Backend is the ir.Backend Name.
+	Backend string
+	// Port is the ir.BackendRef Port; 0 selects the backend's first port.
+	Port int32
+	// Timeout bounds one try, from sending the request until the response
+	// body has been received (Gateway API backendRequest); 0 means none.
+	// For a protocol upgrade it bounds only the wait for the 101 response.
+	Timeout time.Duration
+	// ModifyResponse is called with the upstream response headers before
+	// they are written to the client (response header filters). May be nil.
+	ModifyResponse func(h http.Header)
+}
+
+// attempt is one try of a request against one endpoint. It is the context of
+// the outbound request, so the shared ReverseProxy callbacks find it without
+// an extra allocation for a context value.
+type attempt struct {
+	context.Context // cancelable child of the inbound request context
+
+	parent   context.Context // the inbound request context
+	reg      *Registry
+	backend  string
+	ep       *endpoint
+	target   *Target
+	scheme   string
+	mirror   bool
+	cancel   context.CancelFunc
+	timer    *time.Timer
+	timedOut atomic.Bool
+	answered atomic.Bool // the endpoint sent response headers
+}
+
+type attemptKey struct{}
+
+// Value implements context.Context.
+func (a *attempt) Value(key any) any {
+	if key == (attemptKey{}) {
+		return a
+	}
+	return a.Context.Value(key)
+}
+
+func attemptFrom(ctx context.Context) *attempt {
+	a, _ := ctx.Value(attemptKey{}).(*attempt)
+	return a
+}
+
+// expire runs when Target.Timeout fires.
+func (a *attempt) expire() {
+	a.timedOut.Store(true)
+	a.cancel()
+}
+
+// Forward proxies req to one endpoint of t and writes the response to w.
+// Errors are answered with 500 (unknown backend or port), 503 (no endpoint),
+// 502 (connect or transport failure) or 504 (Timeout expired), each with a
+// short plain-text body, and logged at Warn.
+func (r *Registry) Forward(w http.ResponseWriter, req *http.Request, t Target) {
+	r.forward(w, req, &t, false)
+}
+
+func (r *Registry) forward(w http.ResponseWriter, req *http.Request, t *Target, mirror bool) {
+	b := r.lookup(t.Backend)
+	if b == nil {
+		r.reject(w, req, t, mirror, http.StatusInternalServerError, "unknown backend")
+		return
+	}
+	pool := b.port(t.Port)
+	if pool == nil {
+		r.reject(w, req, t, mirror, http.StatusInternalServerError, "unknown backend port")
+		return
+	}
+	ep := pickEndpoint(pool.candidates(), r.now().UnixNano())
+	if ep == nil {
+		r.reject(w, req, t, mirror, http.StatusServiceUnavailable, "no healthy upstream")
+		return
+	}
+	ctx, cancel := context.WithCancel(req.Context())
+	a := &attempt{
+		Context: ctx, parent: req.Context(), reg: r, backend: b.name, ep: ep,
+		target: t, scheme: pool.scheme, mirror: mirror, cancel: cancel,
+	}
+	if t.Timeout > 0 {
+		a.timer = time.AfterFunc(t.Timeout, a.expire)
+	}
+	ep.outstanding.Add(1)
+	// Deferred so the counter is right even when ReverseProxy aborts the
+	// response with panic(http.ErrAbortHandler).
+	defer func() {
+		ep.outstanding.Add(-1)
+		if a.timer != nil {
+			a.timer.Stop()
+		}
+		cancel()
+	}()
+	pool.proxy.ServeHTTP(w, req.WithContext(a))
+}
+
+// rewrite points the outbound request at the chosen endpoint. The Host
+// header is left as the inbound req.Host (Gateway API keeps the client's
+// host; a URL rewrite filter changes req.Host before Forward).
+func rewrite(pr *httputil.ProxyRequest) {
+	a := attemptFrom(pr.Out.Context())
+	pr.Out.URL.Scheme = a.scheme
+	pr.Out.URL.Host = a.ep.addr
+	pr.SetXForwarded()
+	// Cleartext HTTP/2 by Upgrade is a hop-by-hop negotiation with the
+	// client; it must not be forwarded as a tunnel request.
+	if strings.EqualFold(pr.Out.Header.Get("Upgrade"), "h2c") {
+		pr.Out.Header.Del("Upgrade")
+		pr.Out.Header.Del("Connection")
+		pr.Out.Header.Del("Http2-Settings")
+	}
+}
+
+// modifyResponse records the endpoint's health and applies the caller's
+// response header changes.
+func (r *Registry) modifyResponse(res *http.Response) error {
+	a := attemptFrom(res.Request.Context())
+	a.answered.Store(true)
+	if res.StatusCode == http.StatusSwitchingProtocols && a.timer != nil {
+		// The tunnel outlives the per-try timeout.
+		a.timer.Stop()
+	}
+	if res.StatusCode >= 500 {
+		r.recordFailure(a)
+	} else {
+		a.ep.recordSuccess()
+	}
+	if a.target.ModifyResponse != nil {
+		a.target.ModifyResponse(res.Header)
+	}
+	return nil
+}
+
+func (r *Registry) recordFailure(a *attempt) {
+	if d := a.ep.recordFailure(r.now(), r.opts.EjectAfter, r.opts.EjectFor); d > 0 {
+		r.log.Warn("upstream endpoint ejected", "backend", a.backend, "endpoint", a.ep.addr, "for", d)
+	}
+}
+
+// errorHandler answers a failed try and decides whether it counts against
+// the endpoint.
+func (r *Registry) errorHandler(w http.ResponseWriter, req *http.Request, err error) {
+	a := attemptFrom(req.Context())
+	if a == nil { // not one of ours; cannot happen with Forward
+		writeError(w, http.StatusBadGateway, "upstream request failed")
+		return
+	}
+	switch {
+	case a.answered.Load():
+		// The endpoint responded; a later failure (e.g. during an
+		// upgrade hand-over) is not its health problem.
+		r.logf(a, slog.LevelWarn, "upstream response failed", req, err)
+		writeError(w, http.StatusBadGateway, "upstream response failed")
+	case a.timedOut.Load():
+		r.recordFailure(a)
+		r.logf(a, slog.LevelWarn, "upstream timeout", req, err)
+		writeError(w, http.StatusGatewayTimeout, "upstream timeout")
+	case a.parent.Err() != nil:
+		// The client went away; nobody reads this answer and the
+		// endpoint is not to blame.
+		r.logf(a, slog.LevelDebug, "client canceled request", req, err)
+		writeError(w, http.StatusBadGateway, "client canceled request")
+	case isDialError(err):
+		r.recordFailure(a)
+		r.logf(a, slog.LevelWarn, "upstream connect error", req, err)
+		writeError(w, http.StatusBadGateway, "upstream connect error")
+	default:
+		r.recordFailure(a)
+		r.logf(a, slog.LevelWarn, "upstream request failed", req, err)
+		writeError(w, http.StatusBadGateway, "upstream request failed")
+	}
+}
+
+func (r *Registry) logf(a *attempt, level slog.Level, msg string, req *http.Request, err error) {
+	r.log.Log(a.parent, level, msg, "backend", a.backend, "endpoint", a.ep.addr,
+		"method", req.Method, "path", req.URL.Path, "mirror", a.mirror, "error", err)
+}
+
+// reject answers a request that could not be sent anywhere.
+func (r *Registry) reject(w http.ResponseWriter, req *http.Request, t *Target, mirror bool, code int, msg string) {
+	r.log.Warn(msg, "backend", t.Backend, "port", t.Port, "status", code,
+		"method", req.Method, "path", req.URL.Path, "mirror", mirror)
+	writeError(w, code, msg)
+}
+
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// writeError writes a short plain-text error response.
+func writeError(w http.ResponseWriter, code int, msg string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	_, _ = w.Write([]byte(msg + "\n"))
+}
