@@ -2,6 +2,7 @@ package main
 
 import (
 	"log/slog"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -104,3 +105,5 @@ func failingConditions(s translate.ObjectStatus) []string {
 	}
 	return out
 }
+
+func statusEqual(a, b translate.ObjectStatus) bool { return reflect.DeepEqual(a, b) }

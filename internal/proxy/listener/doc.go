@@ -17,7 +17,10 @@
 //
 // Malformed input is left to net/http, configured by Options: a header block
 // larger than MaxHeaderBytes gets 431, an unparsable request line 400, and
-// ReadHeaderTimeout closes connections that send headers too slowly.
+// ReadHeaderTimeout closes connections that send headers too slowly. (With
+// h2c enabled, net/http first peeks 14 bytes for the HTTP/2 preface, so a
+// connection that sends fewer bytes than that, never a valid request, waits
+// for ReadHeaderTimeout before it is answered.)
 //
 // Removing a bind is graceful: its socket is closed at once (so the port can
 // be reused, e.g. by the same bind with a new protocol), idle connections are

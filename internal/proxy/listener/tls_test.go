@@ -5,8 +5,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -50,7 +53,9 @@ func sniCerts(t *testing.T) (CertificateFunc, *x509.CertPool) {
 
 func TestTLSPicksCertificateBySNI(t *testing.T) {
 	certs, roots := sniCerts(t)
-	m := newTestManager(t, Options{}, certs)
+	var logs syncBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	m := newTestManager(t, Options{Logger: logger}, certs)
 	mustReconcile(t, m, loopbackBind("tls", ir.ProtocolHTTPS))
 	addr := m.Addr("tls").String()
 
@@ -73,6 +78,10 @@ func TestTLSPicksCertificateBySNI(t *testing.T) {
 	if conn, err := tlsDial(addr, "unknown.test", nil); err == nil {
 		conn.Close()
 		t.Fatal("handshake for an unknown name succeeded")
+	}
+	if out := logs.String(); !strings.Contains(out, `level=DEBUG msg="TLS handshake without certificate"`) ||
+		!strings.Contains(out, "serverName=unknown.test") || strings.Contains(out, "level=ERROR") {
+		t.Errorf("want a Debug line for the failed handshake and no error, got:\n%s", out)
 	}
 	if conn, err := tlsDial(addr, "a.test", roots); err != nil {
 		t.Fatalf("bind unusable after a failed handshake: %v", err)
@@ -125,4 +134,22 @@ func TestH2CPriorKnowledge(t *testing.T) {
 	if code, body := getBody(t, &http.Client{Transport: tr}, "http://"+m.Addr("plain").String()); code != 200 || body != "plain HTTP/2.0" {
 		t.Fatalf("got %d %q, want HTTP/2.0 by prior knowledge", code, body)
 	}
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
