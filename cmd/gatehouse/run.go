@@ -2,22 +2,16 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"gatehouse.dev/gatehouse/internal/admin"
-	"gatehouse.dev/gatehouse/internal/distribute"
 	"gatehouse.dev/gatehouse/internal/proxy"
 	"gatehouse.dev/gatehouse/internal/proxy/listener"
-	"gatehouse.dev/gatehouse/internal/source/file"
+	"gatehouse.dev/gatehouse/internal/standalone"
 	"gatehouse.dev/gatehouse/internal/translate"
 )
 
@@ -64,54 +58,16 @@ func runStandalone(parent context.Context, o runOptions) error {
 	ctx, stop := signal.NotifyContext(parent, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	log := slog.Default()
-
-	tr := translate.New(o.controller)
-	hub := distribute.NewHub()
-	board := newStatusBoard(log)
-	tr.OnIR(func(c translate.IRChange) { hub.Publish(c.Upserts, c.Removes) })
-	tr.OnStatus(board.update)
-
-	px := proxy.New(proxy.Options{Logger: log,
-		Listener: listener.Options{MaxHeaderBytes: o.maxHeader, ReadHeaderTimeout: o.readHeader}})
-	src := file.New(o.config, tr, file.Options{Logger: log, Debounce: o.debounce, OnProblems: board.setProblems})
-	if _, err := src.Load(); err != nil {
-		return fmt.Errorf("--config %s: %w", o.config, err)
-	}
-	sub := hub.Subscribe()
-	defer sub.Close()
-	// Apply the initial config before serving admin, so /ready means "has
-	// config and listeners bound".
-	first, err := sub.Next(ctx)
+	in, err := standalone.Start(ctx, standalone.Options{
+		ConfigDir: o.config, Admin: o.admin, ControllerName: o.controller, Debounce: o.debounce, Logger: log,
+		Proxy: proxy.Options{Listener: listener.Options{MaxHeaderBytes: o.maxHeader, ReadHeaderTimeout: o.readHeader}},
+	})
 	if err != nil {
 		return err
 	}
-	sub.Report(first.Version, px.Apply(first))
-	log.Info("gatehouse started", "config", o.config, "resources", hub.Len())
-
-	if o.admin != "" {
-		ln, err := net.Listen("tcp", o.admin)
-		if err != nil {
-			return fmt.Errorf("--admin %s: %w", o.admin, err)
-		}
-		srv := &http.Server{Handler: admin.Handler(admin.Sources{
-			Ready:      px.Ready,
-			ConfigDump: func() any { return px.ConfigDump() },
-			Status:     board.snapshot,
-			Problems:   board.problemList,
-		}), ReadHeaderTimeout: 5 * time.Second}
-		go func() { _ = srv.Serve(ln) }()
-		defer srv.Close()
-		log.Info("admin listening", "address", ln.Addr().String())
-	}
-	go func() {
-		if err := src.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-			log.Error("config watcher stopped", "error", err)
-		}
-	}()
-	_ = px.Run(ctx, sub.Next, sub.Report)
-
+	<-ctx.Done()
 	log.Info("shutting down: draining in-flight requests", "timeout", o.drain.String())
 	dctx, cancel := context.WithTimeout(context.Background(), o.drain)
 	defer cancel()
-	return px.Shutdown(dctx)
+	return in.Stop(dctx)
 }

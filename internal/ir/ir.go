@@ -321,7 +321,9 @@ func (b *Backend) ResourceID() ID { return ID{KindBackend, b.Name} }
 
 // BackendPort is one port of a backend and the endpoints that serve it.
 type BackendPort struct {
-	// Port is the port a BackendRef names (the Service port).
+	// Port is the port a BackendRef names (the Service port). Port 0 holds the
+	// endpoints for references that name no port; a reference with port 0
+	// and no port-0 entry uses the first port.
 	Port int32 `json:"port"`
 	// Protocol is the application protocol (from appProtocol).
 	Protocol AppProtocol `json:"protocol"`

@@ -92,6 +92,9 @@ func compileMatch(m *ir.Match) (*compiledMatch, error) {
 // first entry of equivalent names counts; later ones are dropped (and so do
 // not count towards precedence either).
 func compileConds(field string, vs []ir.ValueMatch, header bool) ([]valueCond, error) {
+	if len(vs) == 0 {
+		return nil, nil
+	}
 	var out []valueCond
 	seen := make(map[string]bool, len(vs))
 	for i, v := range vs {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 
 	"gatehouse.dev/gatehouse/internal/ir"
@@ -103,11 +104,9 @@ func compileRoute(r *ir.Route) (*Route, error) {
 // routePlaces lists the distinct buckets of r. A parent without hostnames
 // puts the rule in the listener's "any host" bucket.
 func routePlaces(r *ir.Route) []place {
-	seen := make(map[place]bool)
 	var out []place
 	addPlace := func(p place) {
-		if !seen[p] {
-			seen[p] = true
+		if !slices.Contains(out, p) {
 			out = append(out, p)
 		}
 	}

@@ -206,3 +206,80 @@ func describe(r Result) string {
 	}
 	return s
 }
+
+// TestUpdateSharesUnchangedParts checks that Update rebuilds only the bucket
+// of the changed rule: every other bucket and compiled rule is the same
+// object in both tables.
+func TestUpdateSharesUnchangedParts(t *testing.T) {
+	old := mustBuild(t, []*ir.Listener{listener(benchListener, ":80", "*.example.com")}, hostRoutes(1000))
+	add := route("new", 0, benchListener, []string{"new.example.com"}, prefix("/"))
+	nt, rej := old.Update(nil, nil, []*ir.Route{add}, []string{"ns/r5/0"})
+	if len(rej) != 0 {
+		t.Fatal(rej)
+	}
+	oldHI, _ := old.hosts.get(benchListener)
+	newHI, _ := nt.hosts.get(benchListener)
+	shared, rebuilt := 0, 0
+	oldHI.exact.each(func(host string, b *bucket) {
+		nb, ok := newHI.exact.get(host)
+		switch {
+		case host == "r5.example.com":
+			if ok {
+				t.Error("bucket of the removed rule is still indexed")
+			}
+		case nb == b:
+			shared++
+		default:
+			rebuilt++
+		}
+	})
+	if shared != 999 || rebuilt != 0 {
+		t.Errorf("shared %d buckets, rebuilt %d; want 999 and 0", shared, rebuilt)
+	}
+	for _, name := range []string{"ns/r0/0", "ns/r999/0"} {
+		a, _ := old.Route(name)
+		b, _ := nt.Route(name)
+		if a == nil || a != b {
+			t.Errorf("compiled rule %s was not shared", name)
+		}
+	}
+	if matched(nt, ":80", "new.example.com", request("GET", "/x")) != "ns/new/0" ||
+		matched(nt, ":80", "r5.example.com", request("GET", "/api")) != "" ||
+		matched(old, ":80", "r5.example.com", request("GET", "/api")) != "ns/r5/0" {
+		t.Error("the update is not visible in the new table only")
+	}
+}
+
+func TestRouteFiltersCompiled(t *testing.T) {
+	r := route("f", 0, "l", nil)
+	r.Filters = []ir.Filter{{Type: ir.FilterMirror, Mirror: &ir.Mirror{Backend: ir.BackendRef{Backend: "m"}, Percent: 100}}}
+	r.Backends[0].Filters = []ir.Filter{{Type: ir.FilterMirror, Mirror: &ir.Mirror{Backend: ir.BackendRef{Backend: "bm"}, Percent: 10}}}
+	tbl := mustBuild(t, []*ir.Listener{listener("l", ":80", "")}, []*ir.Route{r})
+	res := tbl.Match(":80", "h", request("GET", "/"))
+	if res.Route == nil || len(res.Route.Filters.Mirrors()) != 1 || res.Route.Backends[0].Filters.Mirrors()[0].Backend.Backend != "bm" {
+		t.Errorf("filters not compiled onto the route: %+v", res.Route)
+	}
+	if res.Route.Backends[0].IR != &r.Backends[0] {
+		t.Error("Backend.IR does not point at the rule's backendRef")
+	}
+}
+
+// TestConcurrentMatchAndUpdate is meant for -race: readers of one table
+// version run while new versions are derived from it.
+func TestConcurrentMatchAndUpdate(t *testing.T) {
+	tbl := mustBuild(t, []*ir.Listener{listener(benchListener, ":80", "*.example.com")}, hostRoutes(300))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		next := tbl
+		for i := range 200 {
+			next, _ = next.Update(nil, nil, []*ir.Route{route(fmt.Sprint("r", i), 0, benchListener, []string{"x.example.com"}, prefix("/"))}, nil)
+		}
+	}()
+	for range 2000 {
+		if matched(tbl, ":80", "r7.example.com", request("GET", "/api")) != "ns/r7/0" {
+			t.Fatal("concurrent Update changed an existing table")
+		}
+	}
+	<-done
+}

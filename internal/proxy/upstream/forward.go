@@ -115,6 +115,9 @@ func (r *Registry) forward(w http.ResponseWriter, req *http.Request, t *Target, 
 // rewrite points the outbound request at the chosen endpoint. The Host
 // header is left as the inbound req.Host (Gateway API keeps the client's
 // host; a URL rewrite filter changes req.Host before Forward).
+// X-Forwarded-For/-Host/-Proto are set from this hop only: forwarding
+// headers sent by the client are dropped, since nothing yet says which
+// clients are trusted proxies.
 func rewrite(pr *httputil.ProxyRequest) {
 	a := attemptFrom(pr.Out.Context())
 	pr.Out.URL.Scheme = a.scheme

@@ -63,6 +63,7 @@ func TestForwardHeaders(t *testing.T) {
 		w.Header().Set("X-Seen-XFH", r.Header.Get("X-Forwarded-Host"))
 		w.Header().Set("X-Seen-XFP", r.Header.Get("X-Forwarded-Proto"))
 		w.Header().Set("X-Seen-URI", r.RequestURI)
+		w.Header().Set("X-Seen-Upgrade", r.Header.Get("Upgrade"))
 		w.Header().Set("X-Secret", "internal")
 	}))
 	mustUpdate(t, reg, backendOf("svc", ir.AppHTTP1, endpointOf(t, up.URL, true)))
@@ -73,15 +74,20 @@ func TestForwardHeaders(t *testing.T) {
 	front := frontend(t, reg, tgt)
 	c := newClient(t)
 
-	_, _, h := get(t, c, front.URL+"/a/b?x=1", map[string]string{"Host": "example.com"})
+	_, _, h := get(t, c, front.URL+"/a/b?x=1", map[string]string{
+		"Host": "example.com", "X-Forwarded-For": "203.0.113.9",
+		// A client's h2c upgrade offer is for the proxy, not the upstream.
+		"Connection": "Upgrade, HTTP2-Settings", "Upgrade": "h2c", "HTTP2-Settings": "AAMAAABkAAQAoAAAAAIAAAAA",
+	})
 	want := map[string]string{
-		"X-Seen-Host": "example.com", // Gateway API: the client's Host is kept
-		"X-Seen-XFF":  "127.0.0.1",
-		"X-Seen-XFH":  "example.com",
-		"X-Seen-XFP":  "http",
-		"X-Seen-URI":  "/a/b?x=1",
-		"X-Added":     "yes",
-		"X-Secret":    "",
+		"X-Seen-Host":    "example.com", // Gateway API: the client's Host is kept
+		"X-Seen-XFF":     "127.0.0.1",   // a client's own X-Forwarded-For is not trusted
+		"X-Seen-Upgrade": "",
+		"X-Seen-XFH":     "example.com",
+		"X-Seen-XFP":     "http",
+		"X-Seen-URI":     "/a/b?x=1",
+		"X-Added":        "yes",
+		"X-Secret":       "",
 	}
 	for k, v := range want {
 		if got := h.Get(k); got != v {
@@ -217,4 +223,62 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestForwardDuringUpdates forwards from several goroutines while the
+// backend is replaced over and over: no request may fail and no outstanding
+// count may be lost (run with -race).
+func TestForwardDuringUpdates(t *testing.T) {
+	reg := newTestRegistry(t, Options{})
+	a := startUpstream(t, textHandler("ok"))
+	b := startUpstream(t, textHandler("ok"))
+	epA, epB := endpointOf(t, a.URL, true), endpointOf(t, b.URL, true)
+	mustUpdate(t, reg, backendOf("svc", ir.AppHTTP1, epA, epB))
+	front := frontend(t, reg, Target{Backend: "svc"})
+	c := newClient(t)
+
+	stop := make(chan struct{})
+	var updates sync.WaitGroup
+	updates.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			eps := []ir.Endpoint{epA, epB}
+			if i%2 == 1 {
+				eps = eps[:1] // b leaves and comes back
+			}
+			if err := reg.Update(backendOf("svc", ir.AppHTTP1, eps...)); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	var clients sync.WaitGroup
+	for range 4 {
+		clients.Go(func() {
+			for range 50 {
+				res, err := c.Get(front.URL)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				_, _ = io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode != 200 {
+					t.Errorf("status %d during updates", res.StatusCode)
+				}
+			}
+		})
+	}
+	clients.Wait()
+	close(stop)
+	updates.Wait()
+	for addr, ep := range reg.lookup("svc").endpoints {
+		if n := ep.outstanding.Load(); n != 0 {
+			t.Errorf("endpoint %s has %d outstanding after all requests finished", addr, n)
+		}
+	}
 }

@@ -201,8 +201,10 @@ func (r *Registry) compile(b *ir.Backend, old *backend) (*backend, error) {
 	nb := &backend{name: b.Name, endpoints: make(map[string]*endpoint), tls: tlsProx}
 	seen := make(map[int32]bool, len(b.Ports))
 	for i, bp := range b.Ports {
-		if bp.Port < 1 || bp.Port > 65535 {
-			return nil, fmt.Errorf("ports[%d].port %d is out of range 1-65535", i, bp.Port)
+		// Port 0 is allowed: it holds the endpoints for references that name
+		// no port (a StaticBackend's whole endpoint list).
+		if bp.Port < 0 || bp.Port > 65535 {
+			return nil, fmt.Errorf("ports[%d].port %d is out of range 0-65535", i, bp.Port)
 		}
 		if seen[bp.Port] {
 			return nil, fmt.Errorf("ports[%d].port %d is listed twice", i, bp.Port)

@@ -91,8 +91,17 @@ type decoder struct {
 	res  decodeResult
 }
 
+// maxFileSize bounds what one config file may hold, so a stray log file
+// named .yaml cannot stall a reload.
+const maxFileSize = 8 << 20
+
 func decodeFile(path string, data []byte) decodeResult {
 	d := &decoder{path: path}
+	if len(data) > maxFileSize {
+		d.doc = 1
+		d.brokenProblem("", "", fmt.Sprintf("file is %d bytes, more than the %d allowed; split it into smaller files", len(data), maxFileSize))
+		return d.res
+	}
 	if strings.EqualFold(filepath.Ext(path), ".json") {
 		d.decodeJSONStream(data)
 	} else {

@@ -1,4 +1,4 @@
-package main
+package standalone
 
 import (
 	"log/slog"
@@ -11,22 +11,23 @@ import (
 	"gatehouse.dev/gatehouse/internal/translate"
 )
 
-// statusBoard keeps the latest status of every object and config problems,
+// Board keeps the latest status of every object and config problems,
 // logs changes, and serves them to the admin endpoints.
-type statusBoard struct {
+type Board struct {
 	log      *slog.Logger
 	mu       sync.Mutex
 	status   map[string]translate.ObjectStatus
 	problems []source.Problem
 }
 
-func newStatusBoard(log *slog.Logger) *statusBoard {
-	return &statusBoard{log: log, status: map[string]translate.ObjectStatus{}}
+// NewBoard returns an empty board that logs to log.
+func NewBoard(log *slog.Logger) *Board {
+	return &Board{log: log, status: map[string]translate.ObjectStatus{}}
 }
 
-// update records a status change and logs each changed object: Info when it
+// Update records a status change and logs each changed object: Info when it
 // is fully accepted, Warn with the failing conditions otherwise.
-func (b *statusBoard) update(c translate.StatusChange) {
+func (b *Board) Update(c translate.StatusChange) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, k := range c.Removed {
@@ -45,7 +46,8 @@ func (b *statusBoard) update(c translate.StatusChange) {
 	}
 }
 
-func (b *statusBoard) setProblems(ps []source.Problem) {
+// SetProblems replaces the current config problems and logs each.
+func (b *Board) SetProblems(ps []source.Problem) {
 	b.mu.Lock()
 	b.problems = append([]source.Problem(nil), ps...)
 	b.mu.Unlock()
@@ -54,7 +56,8 @@ func (b *statusBoard) setProblems(ps []source.Problem) {
 	}
 }
 
-func (b *statusBoard) snapshot() any {
+// Snapshot returns every object status, sorted by object.
+func (b *Board) Snapshot() any {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	out := make([]translate.ObjectStatus, 0, len(b.status))
@@ -65,7 +68,8 @@ func (b *statusBoard) snapshot() any {
 	return out
 }
 
-func (b *statusBoard) problemList() any {
+// ProblemList returns the current config problems.
+func (b *Board) ProblemList() any {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return append([]source.Problem{}, b.problems...)
