@@ -56,27 +56,23 @@ type index struct {
 	fn   func(any) []string
 	// byValue maps an index value to the set of item keys that carry it.
 	byValue map[string]map[string]struct{}
-	// groups, when set, mirrors byValue as a collection (see IndexKeys).
+	// groups, when set, mirrors byValue's member counts as a collection
+	// (see IndexCounts).
 	groups *coll
 }
 
-// syncGroup publishes the member keys of one index value to the groups
-// collection, if there is one.
+// syncGroup publishes the member count of one index value to the groups
+// collection, if there is one. It is O(1): readers that need the members
+// read them through FetchIndex, which records its own dependency.
 func (ix *index) syncGroup(value string) {
 	if ix.groups == nil {
 		return
 	}
-	members := ix.byValue[value]
-	if len(members) == 0 {
+	if n := len(ix.byValue[value]); n > 0 {
+		ix.groups.set(value, n, false)
+	} else {
 		ix.groups.set(value, nil, true)
-		return
 	}
-	keys := make([]string, 0, len(members))
-	for k := range members {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	ix.groups.set(value, keys, false)
 }
 
 type coll struct {

@@ -227,11 +227,12 @@ func (e *Engine) Update(fn func(w *Writer)) {
 	e.settle()
 }
 
-// IndexKeys returns a collection keyed by the index's values whose items are
-// the sorted keys of the members carrying that value. It lets a
-// transformation run once per group (e.g. once per port shared by several
-// Gateways): use it as the primary of Map and Fetch the members.
-func IndexKeys[T any](ix Index[T]) Collection[[]string] {
+// IndexCounts returns a collection keyed by the index's values whose items
+// are the number of members carrying that value. It lets a transformation run
+// once per group (e.g. once per port shared by several Gateways): use it as
+// the primary of Map and read the members with FetchIndex. An item changes
+// only when its count does, so a group of thousands costs O(1) per change.
+func IndexCounts[T any](ix Index[T]) Collection[int] {
 	e := ix.c.e
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -243,7 +244,14 @@ func IndexKeys[T any](ix Index[T]) Collection[[]string] {
 		}
 		x.groups.pending = map[string]change{}
 	}
-	return Collection[[]string]{x.groups}
+	return Collection[int]{x.groups}
+}
+
+// CountIndex returns how many items carry value in the index and records the
+// dependency, without building the member list.
+func CountIndex[T any](ctx *Ctx, ix Index[T], value string) int {
+	ctx.readIndex(ix.c, ix.name, value)
+	return len(ix.c.indexes[ix.name].byValue[value])
 }
 
 // AfterBatch registers fn to run, under the engine lock, at the end of every

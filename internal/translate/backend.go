@@ -17,11 +17,12 @@ import (
 // StaticBackends into ir.Backends. Only backends some route uses are
 // translated, so Services nobody routes to cost nothing downstream.
 func (t *Translator) backendCollection(routesByBackend collection.Index[*routeResult]) collection.Collection[*ir.Backend] {
-	// The primary is the set of backend names routes reference (IndexKeys),
-	// so Services and StaticBackends share one collection keyed by IR name.
-	byName := collection.IndexKeys(routesByBackend)
+	// The primary is the set of backend names routes reference (with their
+	// reference counts), so Services and StaticBackends share one collection
+	// keyed by IR name.
+	byName := collection.IndexCounts(routesByBackend)
 	return collection.Map(t.engine, "backends", byName, nil,
-		func(ctx *collection.Ctx, name string, _ []string) (*ir.Backend, bool) {
+		func(ctx *collection.Ctx, name string, _ int) (*ir.Backend, bool) {
 			kind, key, ok := splitBackendName(name)
 			if !ok {
 				return nil, false

@@ -22,12 +22,10 @@ type gatewayFinal struct {
 // translateBind decides the protocol of a socket shared by the listeners of
 // one or more Gateways: the oldest Gateway's first listener on it wins; the
 // others with another protocol are marked conflicted by finishGateway.
-func (t *Translator) translateBind(ctx *collection.Ctx, bind string, gateways []string) (*ir.Bind, bool) {
-	var owners []*gatewayResult
-	for _, k := range gateways {
-		if g, ok := collection.Fetch(ctx, t.gateways, k); ok {
-			owners = append(owners, g)
-		}
+func (t *Translator) translateBind(ctx *collection.Ctx, bind string, gateways []collection.Entry[*gatewayResult]) (*ir.Bind, bool) {
+	owners := make([]*gatewayResult, 0, len(gateways))
+	for _, g := range gateways {
+		owners = append(owners, g.Value)
 	}
 	sort.Slice(owners, func(a, b int) bool { return olderGateway(owners[a], owners[b]) })
 	for _, g := range owners {
@@ -77,7 +75,7 @@ func (t *Translator) finishGateway(ctx *collection.Ctx, g *gatewayResult, routes
 		}
 		attached := 0
 		if ready {
-			attached = len(collection.FetchIndex(ctx, routesByListener, l.Key))
+			attached = collection.CountIndex(ctx, routesByListener, l.Key)
 		}
 		kinds := l.Kinds
 		if kinds == nil {

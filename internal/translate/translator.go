@@ -81,13 +81,13 @@ func New(controller string) *Translator {
 	t.gateways = collection.Map(e, "gateways", t.in.Gateways.Collection, nil, t.translateGateway)
 	gatewaysByBind := collection.AddIndex(t.gateways, "bind", (*gatewayResult).bindNames)
 	gatewaysBySecret := collection.AddIndex(t.gateways, "secret", (*gatewayResult).secretKeys)
-	t.binds = collection.Map(e, "binds", collection.IndexKeys(gatewaysByBind), nil,
-		func(ctx *collection.Ctx, bind string, members []string) (*ir.Bind, bool) {
-			return t.translateBind(ctx, bind, members)
+	t.binds = collection.Map(e, "binds", collection.IndexCounts(gatewaysByBind), nil,
+		func(ctx *collection.Ctx, bind string, _ int) (*ir.Bind, bool) {
+			return t.translateBind(ctx, bind, collection.FetchIndex(ctx, gatewaysByBind, bind))
 		})
 	t.certificates = collection.Map(e, "certificates", t.in.Secrets.Collection, nil,
 		func(ctx *collection.Ctx, key string, s *corev1.Secret) (*ir.Certificate, bool) {
-			if len(collection.FetchIndex(ctx, gatewaysBySecret, key)) == 0 {
+			if collection.CountIndex(ctx, gatewaysBySecret, key) == 0 {
 				return nil, false // only Secrets a listener uses are ever sent
 			}
 			return certificateFor(key, s)

@@ -60,8 +60,13 @@ func (hm *headerModifier) apply(h http.Header) {
 		delete(h, name)
 	}
 	for _, s := range hm.set {
-		// A fresh slice per request: header slices escape to code that may
-		// modify them in place, so they must not share backing arrays.
+		// Reuse the message's own one-value slice; otherwise allocate. The
+		// config's strings are never shared as a slice, since code further on
+		// may modify header slices in place.
+		if old := h[s.Name]; len(old) == 1 {
+			old[0] = s.Value
+			continue
+		}
 		h[s.Name] = []string{s.Value}
 	}
 	for _, a := range hm.add {

@@ -54,61 +54,11 @@ func (t *Table) Update(lUpserts []*ir.Listener, lRemoves []string, rUpserts []*i
 	if len(rUpserts) == 0 && len(rRemoves) == 0 {
 		return &nt, nil
 	}
-	removed := make(map[string]bool, len(rRemoves))
-	for _, name := range rRemoves {
-		removed[name] = true
-	}
-	latest := make(map[string]*ir.Route, len(rUpserts))
-	for _, r := range rUpserts {
-		latest[r.Name] = r
-	}
-	routes := t.routes.edit()
-	changes := map[string]map[string]*bucketChange{} // listener -> host key -> change
-	change := func(p place) *bucketChange {
-		byHost := changes[p.listener]
-		if byHost == nil {
-			byHost = map[string]*bucketChange{}
-			changes[p.listener] = byHost
-		}
-		ch := byHost[p.host]
-		if ch == nil {
-			ch = &bucketChange{}
-			byHost[p.host] = ch
-		}
-		return ch
-	}
-	unindex := func(name string) {
-		if old, ok := routes.get(name); ok {
-			for _, p := range old.places {
-				change(p).removed = append(change(p).removed, old)
-			}
-			routes.del(name)
-		}
-	}
-	for _, name := range rRemoves {
-		unindex(name)
-	}
-	var rejections []ir.Rejection
-	done := make(map[string]bool, len(rUpserts))
-	for _, r := range rUpserts {
-		if latest[r.Name] != r || removed[r.Name] || done[r.Name] {
-			continue // superseded or repeated within this update
-		}
-		done[r.Name] = true
-		unindex(r.Name)
-		cr, err := compileRoute(r)
-		if err != nil {
-			rejections = append(rejections, ir.Rejection{ID: r.ResourceID(), Reason: rejectionReason(r, err)})
-			continue
-		}
-		routes.set(r.Name, cr)
-		for _, p := range cr.places {
-			change(p).added = append(change(p).added, cr)
-		}
-	}
-	nt.routes = routes.done()
+	ed := &routeEdit{routes: t.routes.edit(), changes: map[string]map[string]*bucketChange{}}
+	rejections := ed.apply(rUpserts, rRemoves)
+	nt.routes = ed.routes.done()
 	hosts := t.hosts.edit()
-	for listener, byHost := range changes {
+	for listener, byHost := range ed.changes {
 		old, _ := hosts.get(listener)
 		if hi := old.apply(byHost); hi.empty() {
 			hosts.del(listener)
@@ -118,6 +68,72 @@ func (t *Table) Update(lUpserts []*ir.Listener, lRemoves []string, rUpserts []*i
 	}
 	nt.hosts = hosts.done()
 	return &nt, rejections
+}
+
+// routeEdit collects the effect of route upserts and removes: the new set of
+// compiled rules and, per listener and host key, the bucket changes.
+type routeEdit struct {
+	routes  *cowEditor[*Route]
+	changes map[string]map[string]*bucketChange // listener -> host key -> change
+}
+
+func (ed *routeEdit) apply(upserts []*ir.Route, removes []string) []ir.Rejection {
+	removed := make(map[string]bool, len(removes))
+	for _, name := range removes {
+		removed[name] = true
+		ed.unindex(name)
+	}
+	latest := make(map[string]*ir.Route, len(upserts))
+	for _, r := range upserts {
+		latest[r.Name] = r
+	}
+	var rejections []ir.Rejection
+	done := make(map[string]bool, len(upserts))
+	for _, r := range upserts {
+		if latest[r.Name] != r || removed[r.Name] || done[r.Name] {
+			continue // superseded or repeated within this update
+		}
+		done[r.Name] = true
+		ed.unindex(r.Name)
+		cr, err := compileRoute(r)
+		if err != nil {
+			rejections = append(rejections, ir.Rejection{ID: r.ResourceID(), Reason: rejectionReason(r, err)})
+			continue
+		}
+		ed.routes.set(r.Name, cr)
+		for _, p := range cr.places {
+			ch := ed.change(p)
+			ch.added = append(ch.added, cr)
+		}
+	}
+	return rejections
+}
+
+// unindex drops the current version of a rule, if any.
+func (ed *routeEdit) unindex(name string) {
+	old, ok := ed.routes.get(name)
+	if !ok {
+		return
+	}
+	for _, p := range old.places {
+		ch := ed.change(p)
+		ch.removed = append(ch.removed, old)
+	}
+	ed.routes.del(name)
+}
+
+func (ed *routeEdit) change(p place) *bucketChange {
+	byHost := ed.changes[p.listener]
+	if byHost == nil {
+		byHost = map[string]*bucketChange{}
+		ed.changes[p.listener] = byHost
+	}
+	ch := byHost[p.host]
+	if ch == nil {
+		ch = &bucketChange{}
+		byHost[p.host] = ch
+	}
+	return ch
 }
 
 func rejectionReason(r *ir.Route, err error) string {

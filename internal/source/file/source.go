@@ -51,6 +51,7 @@ type Source struct {
 	mu       sync.Mutex
 	files    map[string]*fileState // by path (dir joined with the relative path)
 	sent     map[objectKey]source.Object
+	sentFrom map[objectKey]string // the file each sent object came from
 	problems []source.Problem
 	reported bool // OnProblems has been called at least once
 }
@@ -72,9 +73,10 @@ func New(dir string, sink source.Sink, o Options) *Source {
 	}
 	return &Source{
 		dir: dir, sink: sink, opts: o,
-		log:   o.Logger.With("source", "file", "dir", dir),
-		files: map[string]*fileState{},
-		sent:  map[objectKey]source.Object{},
+		log:      o.Logger.With("source", "file", "dir", dir),
+		files:    map[string]*fileState{},
+		sent:     map[objectKey]source.Object{},
+		sentFrom: map[objectKey]string{},
 	}
 }
 
@@ -102,7 +104,7 @@ func (s *Source) loadAll(alwaysReport bool) ([]source.Problem, error) {
 	for _, path := range paths {
 		s.readFile(path)
 	}
-	return s.reconcile(alwaysReport), nil
+	return s.reconcile(alwaysReport, nil), nil
 }
 
 // reloadPaths re-reads the given paths: files, directories (everything
@@ -128,7 +130,9 @@ func (s *Source) reloadPaths(paths []string) []source.Problem {
 			}
 		}
 	}
+	changed := map[string]bool{}
 	for _, p := range slices.Sorted(maps.Keys(todo)) {
+		changed[p] = true
 		info, err := os.Stat(p)
 		switch {
 		case err == nil && info.IsDir():
@@ -138,7 +142,7 @@ func (s *Source) reloadPaths(paths []string) []source.Problem {
 			delete(s.files, p)
 		}
 	}
-	return s.reconcile(true)
+	return s.reconcile(true, changed)
 }
 
 // readFile reads and decodes one file into s.files. A file that cannot be
@@ -200,12 +204,21 @@ type claim struct {
 
 // reconcile works out the wanted objects from all files, sends the
 // difference to what was sent before as one batch and reports problems.
-func (s *Source) reconcile(alwaysReport bool) []source.Problem {
+// changed, when not nil, lists the only files re-read: objects claimed by the
+// same unchanged file as before are kept without copying or comparing them,
+// so a change costs in proportion to the files that changed.
+func (s *Source) reconcile(alwaysReport bool, changed map[string]bool) []source.Problem {
 	claims, problems := s.claims()
 	var events []source.Event
 	next := make(map[objectKey]source.Object, len(claims))
+	nextFrom := make(map[objectKey]string, len(claims))
 	for key, c := range claims {
 		prev := s.sent[key]
+		nextFrom[key] = c.file
+		if changed != nil && prev != nil && !changed[c.file] && s.sentFrom[key] == c.file {
+			next[key] = prev
+			continue
+		}
 		if c.object == nil {
 			if prev != nil {
 				next[key] = prev
@@ -229,6 +242,7 @@ func (s *Source) reconcile(alwaysReport bool) []source.Problem {
 		}
 	}
 	s.sent = next
+	s.sentFrom = nextFrom
 	if len(events) > 0 {
 		slices.SortFunc(events, func(a, b source.Event) int {
 			return objectKey{a.Kind, a.Namespace, a.Name}.compare(objectKey{b.Kind, b.Namespace, b.Name})
