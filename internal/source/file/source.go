@@ -1,7 +1,6 @@
 package file
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"gatehouse.dev/gatehouse/internal/source"
@@ -48,18 +46,24 @@ type Source struct {
 	opts Options
 	log  *slog.Logger
 
-	mu       sync.Mutex
-	files    map[string]*fileState // by path (dir joined with the relative path)
-	sent     map[objectKey]source.Object
-	sentFrom map[objectKey]string // the file each sent object came from
-	problems []source.Problem
-	reported bool // OnProblems has been called at least once
+	mu    sync.Mutex
+	files map[string]*fileState // by path (dir joined with the relative path)
+	sent  map[objectKey]source.Object
+	// definers lists, per object, the files (sorted) that define it; dirty
+	// holds the objects whose definitions changed since the last reconcile.
+	definers map[objectKey][]string
+	dirty    map[objectKey]bool
+	// problemsDirty is set when the problem list must be rebuilt.
+	problemsDirty bool
+	problems      []source.Problem
+	reported      bool // OnProblems has been called at least once
 }
 
 // fileState is what one file contributes.
 type fileState struct {
 	decodeResult
 	mtime time.Time
+	size  int64
 }
 
 // New returns a Source for dir that applies batches to sink. Nothing is
@@ -76,7 +80,8 @@ func New(dir string, sink source.Sink, o Options) *Source {
 		log:      o.Logger.With("source", "file", "dir", dir),
 		files:    map[string]*fileState{},
 		sent:     map[objectKey]source.Object{},
-		sentFrom: map[objectKey]string{},
+		definers: map[objectKey][]string{},
+		dirty:    map[objectKey]bool{},
 	}
 }
 
@@ -98,13 +103,18 @@ func (s *Source) loadAll(alwaysReport bool) ([]source.Problem, error) {
 	defer s.mu.Unlock()
 	for path := range s.files {
 		if !slices.Contains(paths, path) {
-			delete(s.files, path)
+			s.setFile(path, nil)
 		}
 	}
 	for _, path := range paths {
+		// The watcher's first pass (alwaysReport false) follows Load: skip
+		// files unchanged since then rather than decode everything twice.
+		if !alwaysReport && s.unchanged(path) {
+			continue
+		}
 		s.readFile(path)
 	}
-	return s.reconcile(alwaysReport, nil), nil
+	return s.reconcile(alwaysReport), nil
 }
 
 // reloadPaths re-reads the given paths: files, directories (everything
@@ -130,19 +140,28 @@ func (s *Source) reloadPaths(paths []string) []source.Problem {
 			}
 		}
 	}
-	changed := map[string]bool{}
 	for _, p := range slices.Sorted(maps.Keys(todo)) {
-		changed[p] = true
 		info, err := os.Stat(p)
 		switch {
 		case err == nil && info.IsDir():
 		case err == nil && s.isConfigFile(p):
 			s.readFile(p)
 		default:
-			delete(s.files, p)
+			s.setFile(p, nil)
 		}
 	}
-	return s.reconcile(true, changed)
+	return s.reconcile(true)
+}
+
+// unchanged reports whether path has the modification time and size it had
+// when it was last read.
+func (s *Source) unchanged(path string) bool {
+	prev := s.files[path]
+	if prev == nil {
+		return false
+	}
+	info, err := os.Stat(path)
+	return err == nil && info.ModTime().Equal(prev.mtime) && info.Size() == prev.size
 }
 
 // readFile reads and decodes one file into s.files. A file that cannot be
@@ -156,7 +175,7 @@ func (s *Source) readFile(path string) {
 	}
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			delete(s.files, path)
+			s.setFile(path, nil)
 			return
 		}
 		st := &fileState{}
@@ -166,14 +185,14 @@ func (s *Source) readFile(path string) {
 		}
 		st.broken = true
 		st.problems = []source.Problem{{File: path, Message: fmt.Sprintf("cannot read file: %v; fix its permissions (the objects it defined before stay in force)", err)}}
-		s.files[path] = st
+		s.setFile(path, st)
 		return
 	}
-	st := &fileState{decodeResult: decodeFile(path, data), mtime: info.ModTime()}
+	st := &fileState{decodeResult: decodeFile(path, data), mtime: info.ModTime(), size: info.Size()}
 	if st.broken && prev != nil {
 		st.objects = keepPrevious(st.decodeResult, prev.objects)
 	}
-	s.files[path] = st
+	s.setFile(path, st)
 }
 
 // keepPrevious returns the file's new objects plus the objects it held
@@ -193,94 +212,6 @@ func keepPrevious(res decodeResult, prev []decodedObject) []decodedObject {
 		}
 	}
 	return objs
-}
-
-// claim is the file entry that decides an object's version.
-type claim struct {
-	file   string
-	doc    int
-	object *decodedObject // nil for a rejected object: keep what was sent
-}
-
-// reconcile works out the wanted objects from all files, sends the
-// difference to what was sent before as one batch and reports problems.
-// changed, when not nil, lists the only files re-read: objects claimed by the
-// same unchanged file as before are kept without copying or comparing them,
-// so a change costs in proportion to the files that changed.
-func (s *Source) reconcile(alwaysReport bool, changed map[string]bool) []source.Problem {
-	claims, problems := s.claims()
-	var events []source.Event
-	next := make(map[objectKey]source.Object, len(claims))
-	nextFrom := make(map[objectKey]string, len(claims))
-	for key, c := range claims {
-		prev := s.sent[key]
-		nextFrom[key] = c.file
-		if changed != nil && prev != nil && !changed[c.file] && s.sentFrom[key] == c.file {
-			next[key] = prev
-			continue
-		}
-		if c.object == nil {
-			if prev != nil {
-				next[key] = prev
-			}
-			continue
-		}
-		obj := finalize(c.object, prev, s.files[c.file].mtime)
-		if prev != nil && equality.Semantic.DeepEqual(obj, prev) {
-			next[key] = prev
-			continue
-		}
-		if prev != nil && !c.object.userGeneration {
-			obj.SetGeneration(prev.GetGeneration() + 1)
-		}
-		next[key] = obj
-		events = append(events, source.Event{Kind: key.kind, Namespace: key.namespace, Name: key.name, Object: obj})
-	}
-	for key := range s.sent {
-		if _, ok := next[key]; !ok {
-			events = append(events, source.Event{Kind: key.kind, Namespace: key.namespace, Name: key.name})
-		}
-	}
-	s.sent = next
-	s.sentFrom = nextFrom
-	if len(events) > 0 {
-		slices.SortFunc(events, func(a, b source.Event) int {
-			return objectKey{a.Kind, a.Namespace, a.Name}.compare(objectKey{b.Kind, b.Namespace, b.Name})
-		})
-		s.log.Debug("applying batch", "events", len(events))
-		s.sink.Apply(events)
-	}
-	s.report(problems, alwaysReport)
-	return problems
-}
-
-// claims assigns each object to the first file (in sorted path order) that
-// defines it and reports later definitions as duplicates. It also returns
-// all problems, sorted by file and document.
-func (s *Source) claims() (map[objectKey]claim, []source.Problem) {
-	claims := map[objectKey]claim{}
-	problems := []source.Problem{}
-	for _, path := range slices.Sorted(maps.Keys(s.files)) {
-		st := s.files[path]
-		problems = append(problems, st.problems...)
-		for _, r := range st.rejected {
-			if _, taken := claims[r.key]; !taken {
-				claims[r.key] = claim{file: path, doc: r.doc}
-			}
-		}
-		for i := range st.objects {
-			o := &st.objects[i]
-			if first, taken := claims[o.key]; taken {
-				problems = append(problems, duplicateProblem(path, o, first))
-				continue
-			}
-			claims[o.key] = claim{file: path, doc: o.doc, object: o}
-		}
-	}
-	slices.SortStableFunc(problems, func(a, b source.Problem) int {
-		return cmp.Or(strings.Compare(a.File, b.File), cmp.Compare(a.Document, b.Document))
-	})
-	return claims, problems
 }
 
 func duplicateProblem(path string, o *decodedObject, first claim) source.Problem {
