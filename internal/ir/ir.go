@@ -171,8 +171,8 @@ type PathMatch struct {
 type ValueMatch struct {
 	Name  string `json:"name"`
 	Value string `json:"value"`
-	// Regex makes Value an RE2 regular expression (matched unanchored by
-	// Go's regexp semantics; the translator anchors nothing).
+	// Regex makes Value an RE2 regular expression that must match the whole
+	// value (the proxy anchors it).
 	Regex bool `json:"regex,omitempty"`
 }
 

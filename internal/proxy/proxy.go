@@ -174,8 +174,20 @@ func (p *Proxy) updateTable(lUp []ir.Resource, lRm []string, rUp []ir.Resource, 
 	}
 	next, rej := p.table.Load().Update(ls, lRm, rs, rRm)
 	bad := map[ir.ID]bool{}
+	var restoreL []*ir.Listener
+	var restoreR []*ir.Route
 	for _, r := range rej {
 		bad[r.ID] = true
+		// Keep serving the last good version of a rejected resource.
+		switch prev := p.resources[r.ID].(type) {
+		case *ir.Listener:
+			restoreL = append(restoreL, prev)
+		case *ir.Route:
+			restoreR = append(restoreR, prev)
+		}
+	}
+	if len(restoreL)+len(restoreR) > 0 {
+		next, _ = next.Update(restoreL, nil, restoreR, nil)
 	}
 	for _, r := range append(lUp, rUp...) {
 		if !bad[r.ResourceID()] {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -148,19 +149,25 @@ func (t *Translator) translateListener(ctx *collection.Ctx, gw *gwv1.Gateway, l 
 	if kindMsg != "" {
 		resolved = cond(gwv1.ListenerConditionResolvedRefs, false, gwv1.ListenerReasonInvalidRouteKinds, kindMsg, gen)
 	}
+	malformedOnly := false
 	if l.Protocol == gwv1.HTTPSProtocolType && accepted.Status == metav1.ConditionTrue {
-		certs, reason, msg := t.listenerCertificates(ctx, gw, l)
+		certs, reason, msg, malformed := t.listenerCertificates(ctx, gw, l)
 		r.Certificates = certs
 		if reason != "" {
 			resolved = cond(gwv1.ListenerConditionResolvedRefs, false, reason, msg, gen)
 		}
+		malformedOnly = malformed
 	}
 	r.Conditions = []metav1.Condition{accepted, resolved,
 		cond(gwv1.ListenerConditionConflicted, false, gwv1.ListenerReasonNoConflicts, "No conflicts", gen)}
-	// A listener with some invalid route kinds still serves the valid ones; a
-	// listener without a usable certificate cannot serve at all.
+	// A listener with some invalid route kinds still serves the valid ones. A
+	// listener whose Secrets all exist but some hold garbage stays programmed
+	// so the proxy keeps serving the last valid certificate of those Secrets
+	// (a bad rotation never takes a serving listener down); a listener with a
+	// missing or forbidden Secret cannot serve.
 	r.Ready = accepted.Status == metav1.ConditionTrue &&
-		(resolved.Status == metav1.ConditionTrue || resolved.Reason == string(gwv1.ListenerReasonInvalidRouteKinds) && len(r.Kinds) > 0)
+		(resolved.Status == metav1.ConditionTrue || malformedOnly ||
+			resolved.Reason == string(gwv1.ListenerReasonInvalidRouteKinds) && len(r.Kinds) > 0)
 	return r
 }
 
@@ -192,21 +199,23 @@ func supportedKinds(l *gwv1.Listener) ([]gwv1.RouteGroupKind, string) {
 	return out, ""
 }
 
-// listenerCertificates resolves certificateRefs to valid kubernetes.io/tls
-// Secrets. It returns the keys of the valid ones and, when any is not valid,
-// the reason and a message naming the reference.
-func (t *Translator) listenerCertificates(ctx *collection.Ctx, gw *gwv1.Gateway, l *gwv1.Listener) ([]string, gwv1.ListenerConditionReason, string) {
+// listenerCertificates resolves certificateRefs to kubernetes.io/tls Secrets.
+// It returns the keys of the Secrets to serve and, when any reference is not
+// valid, the reason and a message naming it. malformed is true when every
+// Secret exists and is permitted but some hold no valid certificate: those
+// keys are still returned so the proxy keeps their last valid version.
+func (t *Translator) listenerCertificates(ctx *collection.Ctx, gw *gwv1.Gateway, l *gwv1.Listener) (keys []string, reason gwv1.ListenerConditionReason, msg string, malformed bool) {
 	if l.TLS == nil || len(l.TLS.CertificateRefs) == 0 {
-		return nil, gwv1.ListenerReasonInvalidCertificateRef, "HTTPS listener needs tls.certificateRefs"
+		return nil, gwv1.ListenerReasonInvalidCertificateRef, "HTTPS listener needs tls.certificateRefs", false
 	}
 	if l.TLS.Mode != nil && *l.TLS.Mode != gwv1.TLSModeTerminate {
-		return nil, gwv1.ListenerReasonInvalidCertificateRef, "tls.mode Passthrough is not supported on HTTPS listeners"
+		return nil, gwv1.ListenerReasonInvalidCertificateRef, "tls.mode Passthrough is not supported on HTTPS listeners", false
 	}
-	var keys []string
+	var bad []string
 	for i, ref := range l.TLS.CertificateRefs {
 		field := fmt.Sprintf("tls.certificateRefs[%d]", i)
 		if (ref.Group != nil && *ref.Group != "") || (ref.Kind != nil && *ref.Kind != "Secret") {
-			return nil, gwv1.ListenerReasonInvalidCertificateRef, field + ": only core Secrets are supported"
+			return nil, gwv1.ListenerReasonInvalidCertificateRef, field + ": only core Secrets are supported", false
 		}
 		ns := gw.Namespace
 		if ref.Namespace != nil {
@@ -214,19 +223,23 @@ func (t *Translator) listenerCertificates(ctx *collection.Ctx, gw *gwv1.Gateway,
 		}
 		if ns != gw.Namespace && !t.referenceAllowed(ctx, gwv1.GroupName, "Gateway", gw.Namespace, "", "Secret", ns, string(ref.Name)) {
 			return nil, gwv1.ListenerReasonRefNotPermitted,
-				fmt.Sprintf("%s: Secret %s/%s is in another namespace and no ReferenceGrant allows it", field, ns, ref.Name)
+				fmt.Sprintf("%s: Secret %s/%s is in another namespace and no ReferenceGrant allows it", field, ns, ref.Name), false
 		}
 		key := ns + "/" + string(ref.Name)
 		s, ok := collection.Fetch(ctx, t.in.Secrets.Collection, key)
 		if !ok {
-			return nil, gwv1.ListenerReasonInvalidCertificateRef, fmt.Sprintf("%s: Secret %s not found", field, key)
+			return nil, gwv1.ListenerReasonInvalidCertificateRef, fmt.Sprintf("%s: Secret %s not found", field, key), false
 		}
 		if err := validCertificate(s); err != nil {
-			return nil, gwv1.ListenerReasonInvalidCertificateRef, fmt.Sprintf("%s: Secret %s: %v", field, key, err)
+			bad = append(bad, fmt.Sprintf("%s: Secret %s: %v", field, key, err))
 		}
 		keys = append(keys, key)
 	}
-	return keys, "", ""
+	if len(bad) > 0 {
+		return keys, gwv1.ListenerReasonInvalidCertificateRef,
+			strings.Join(bad, "; ") + " (the last valid certificate of that Secret, if any, keeps being served)", true
+	}
+	return keys, "", "", false
 }
 
 func validCertificate(s *corev1.Secret) error {
@@ -240,10 +253,10 @@ func validCertificate(s *corev1.Secret) error {
 	return nil
 }
 
+// certificateFor turns a referenced Secret into a Certificate. A Secret with
+// invalid data is passed on as is: the proxy rejects it and keeps serving the
+// last valid version it had.
 func certificateFor(key string, s *corev1.Secret) (*ir.Certificate, bool) {
-	if validCertificate(s) != nil {
-		return nil, false
-	}
 	return &ir.Certificate{Name: key, CertPEM: s.Data[corev1.TLSCertKey], KeyPEM: s.Data[corev1.TLSPrivateKeyKey]}, true
 }
 

@@ -167,7 +167,7 @@ spec:
   - {name: exact, port: %[1]d, protocol: HTTP, hostname: "api.example.com"}
 `,
 		"backends.yaml": staticBackend("a", ha, pa) + "---\n" + staticBackend("b", hb, pb),
-		"routes.yaml": routeTo("wild", "", "/", "a", pa) + "---\n" +
+		"routes.yaml": strings.Replace(routeTo("wild", "", "/", "a", pa), "parentRefs: [{name: gw}]", "parentRefs: [{name: gw, sectionName: wild}]", 1) + "---\n" +
 			strings.Replace(routeTo("api", "", "/v1", "b", pb), "parentRefs: [{name: gw}]", "parentRefs: [{name: gw, sectionName: exact}]", 1),
 	})
 	if resp, _ := g.get("/", "www.example.com"); resp.Header.Get("X-Upstream") != "a" {
