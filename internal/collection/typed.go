@@ -166,6 +166,10 @@ func (c Collection[T]) Snapshot() []Entry[T] {
 	return c.all()
 }
 
+// Peek returns every item sorted by key without taking the engine lock. It is
+// only for AfterBatch hooks and subscribers, which run under the lock.
+func (c Collection[T]) Peek() []Entry[T] { return c.all() }
+
 // Get reads one key without recording a dependency (for readers outside the
 // engine).
 func (c Collection[T]) Get(key string) (T, bool) {

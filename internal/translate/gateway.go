@@ -45,6 +45,9 @@ type listenerResult struct {
 	AllowFrom  gwv1.FromNamespaces
 	Selector   *metav1.LabelSelector
 	Conditions []metav1.Condition // Accepted, ResolvedRefs, Conflicted
+	// SecretRefs are the permitted certificate Secret keys the listener
+	// names, whether or not they exist.
+	SecretRefs []string
 	// Certificates are the keys of the valid certificate Secrets, in order.
 	Certificates []string
 	// Ready is true when the listener is accepted, unconflicted and its
@@ -57,6 +60,16 @@ func (g *gatewayResult) bindNames() []string {
 	for _, l := range g.Listeners {
 		if l.Ready && !contains(out, l.Bind) {
 			out = append(out, l.Bind)
+		}
+	}
+	return out
+}
+
+func (g *gatewayResult) secretRefs() []string {
+	var out []string
+	for _, l := range g.Listeners {
+		for _, c := range l.SecretRefs {
+			out = appendUnique(out, c)
 		}
 	}
 	return out
@@ -151,7 +164,7 @@ func (t *Translator) translateListener(ctx *collection.Ctx, gw *gwv1.Gateway, l 
 	}
 	malformedOnly := false
 	if l.Protocol == gwv1.HTTPSProtocolType && accepted.Status == metav1.ConditionTrue {
-		certs, reason, msg, malformed := t.listenerCertificates(ctx, gw, l)
+		certs, reason, msg, malformed := t.listenerCertificates(ctx, gw, l, &r.SecretRefs)
 		r.Certificates = certs
 		if reason != "" {
 			resolved = cond(gwv1.ListenerConditionResolvedRefs, false, reason, msg, gen)
@@ -204,7 +217,7 @@ func supportedKinds(l *gwv1.Listener) ([]gwv1.RouteGroupKind, string) {
 // valid, the reason and a message naming it. malformed is true when every
 // Secret exists and is permitted but some hold no valid certificate: those
 // keys are still returned so the proxy keeps their last valid version.
-func (t *Translator) listenerCertificates(ctx *collection.Ctx, gw *gwv1.Gateway, l *gwv1.Listener) (keys []string, reason gwv1.ListenerConditionReason, msg string, malformed bool) {
+func (t *Translator) listenerCertificates(ctx *collection.Ctx, gw *gwv1.Gateway, l *gwv1.Listener, refs *[]string) (keys []string, reason gwv1.ListenerConditionReason, msg string, malformed bool) {
 	if l.TLS == nil || len(l.TLS.CertificateRefs) == 0 {
 		return nil, gwv1.ListenerReasonInvalidCertificateRef, "HTTPS listener needs tls.certificateRefs", false
 	}
@@ -226,6 +239,7 @@ func (t *Translator) listenerCertificates(ctx *collection.Ctx, gw *gwv1.Gateway,
 				fmt.Sprintf("%s: Secret %s/%s is in another namespace and no ReferenceGrant allows it", field, ns, ref.Name), false
 		}
 		key := ns + "/" + string(ref.Name)
+		*refs = append(*refs, key)
 		s, ok := collection.Fetch(ctx, t.in.Secrets.Collection, key)
 		if !ok {
 			return nil, gwv1.ListenerReasonInvalidCertificateRef, fmt.Sprintf("%s: Secret %s not found", field, key), false

@@ -85,7 +85,14 @@ func (t *Translator) finishGateway(ctx *collection.Ctx, g *gatewayResult, routes
 			SupportedKinds: kinds, AttachedRoutes: int32(attached), Conditions: conds})
 	}
 	st.Conditions = gatewayConditions(g, programmed)
-	if g.Address != "" {
+	switch {
+	case t.gatewayService != nil:
+		st.Addresses = t.serviceAddresses(ctx, t.gatewayService(g.Namespace, g.Name))
+		if len(st.Addresses) == 0 && st.Conditions[1].Status == metav1.ConditionTrue {
+			st.Conditions[1] = cond(gwv1.GatewayConditionProgrammed, false, gwv1.GatewayReasonAddressNotAssigned,
+				"waiting for the proxy Service to get an address", g.Generation)
+		}
+	case g.Address != "":
 		st.Addresses = []gwv1.GatewayStatusAddress{{Type: ptr(gwv1.IPAddressType), Value: g.Address}}
 	}
 	f.Status = ObjectStatus{Kind: "Gateway", Namespace: g.Namespace, Name: g.Name, Gateway: st}
@@ -110,4 +117,26 @@ func gatewayConditions(g *gatewayResult, programmed int) []metav1.Condition {
 		prog = cond(gwv1.GatewayConditionProgrammed, false, gwv1.GatewayReasonInvalid, "No listener is serving", gen)
 	}
 	return []metav1.Condition{accepted, prog}
+}
+
+// serviceAddresses returns the addresses of a provisioned proxy Service: its
+// load-balancer ingress, or its cluster IP when it is not a LoadBalancer.
+func (t *Translator) serviceAddresses(ctx *collection.Ctx, key string) []gwv1.GatewayStatusAddress {
+	svc, ok := collection.Fetch(ctx, t.in.Services.Collection, key)
+	if !ok {
+		return nil
+	}
+	var out []gwv1.GatewayStatusAddress
+	for _, in := range svc.Status.LoadBalancer.Ingress {
+		switch {
+		case in.IP != "":
+			out = append(out, gwv1.GatewayStatusAddress{Type: ptr(gwv1.IPAddressType), Value: in.IP})
+		case in.Hostname != "":
+			out = append(out, gwv1.GatewayStatusAddress{Type: ptr(gwv1.HostnameAddressType), Value: in.Hostname})
+		}
+	}
+	if len(out) == 0 && svc.Spec.Type != "LoadBalancer" && svc.Spec.ClusterIP != "" && svc.Spec.ClusterIP != "None" {
+		out = append(out, gwv1.GatewayStatusAddress{Type: ptr(gwv1.IPAddressType), Value: svc.Spec.ClusterIP})
+	}
+	return out
 }

@@ -37,6 +37,10 @@ type Translator struct {
 	controller string
 	engine     *collection.Engine
 	in         Inputs
+	// gatewayService, when set, names the Service whose load-balancer
+	// address is the Gateway's address (Kubernetes mode, where Gatehouse
+	// provisions one proxy Service per Gateway).
+	gatewayService func(namespace, name string) string
 
 	grantsByNamespace collection.Index[*gwv1.ReferenceGrant]
 	slicesByService   collection.Index[*discoveryv1.EndpointSlice]
@@ -48,13 +52,27 @@ type Translator struct {
 	binds         collection.Collection[*ir.Bind]
 	backends      collection.Collection[*ir.Backend]
 	certificates  collection.Collection[*ir.Certificate]
+	secretRefs    collection.Collection[int]
+}
+
+// Option configures a Translator.
+type Option func(*Translator)
+
+// WithGatewayService makes the Gateway's status.addresses come from the
+// load-balancer status of the Service that name(namespace, gateway) returns
+// ("namespace/name"); until it has an address the Gateway is not Programmed.
+func WithGatewayService(name func(namespace, gateway string) string) Option {
+	return func(t *Translator) { t.gatewayService = name }
 }
 
 // New builds the translation graph for GatewayClasses whose controllerName is
 // controller.
-func New(controller string) *Translator {
+func New(controller string, opts ...Option) *Translator {
 	e := collection.NewEngine()
 	t := &Translator{controller: controller, engine: e}
+	for _, o := range opts {
+		o(t)
+	}
 	t.in = Inputs{
 		GatewayClasses:  collection.NewInput[*gwv1.GatewayClass](e, "GatewayClass", nil),
 		Gateways:        collection.NewInput[*gwv1.Gateway](e, "Gateway", nil),
@@ -81,6 +99,7 @@ func New(controller string) *Translator {
 	t.gateways = collection.Map(e, "gateways", t.in.Gateways.Collection, nil, t.translateGateway)
 	gatewaysByBind := collection.AddIndex(t.gateways, "bind", (*gatewayResult).bindNames)
 	gatewaysBySecret := collection.AddIndex(t.gateways, "secret", (*gatewayResult).secretKeys)
+	t.secretRefs = collection.IndexCounts(collection.AddIndex(t.gateways, "secretRef", (*gatewayResult).secretRefs))
 	t.binds = collection.Map(e, "binds", collection.IndexCounts(gatewaysByBind), nil,
 		func(ctx *collection.Ctx, bind string, _ int) (*ir.Bind, bool) {
 			return t.translateBind(ctx, bind, collection.FetchIndex(ctx, gatewaysByBind, bind))
@@ -198,3 +217,23 @@ func (t *Translator) Snapshot() Snapshot {
 }
 
 var kindOrder = map[ir.Kind]int{ir.KindBind: 0, ir.KindListener: 1, ir.KindCertificate: 2, ir.KindRoute: 3, ir.KindBackend: 4}
+
+// OnSecretRefs registers fn to receive, after every batch that changed
+// them, the keys ("namespace/name") of Secrets that listeners of our Gateways
+// reference, whether or not they exist. The Kubernetes source uses it to
+// fetch only referenced Secrets. fn runs under the engine lock.
+func (t *Translator) OnSecretRefs(fn func(keys []string)) {
+	changed := false
+	t.secretRefs.Subscribe(func([]collection.Change[int]) { changed = true })
+	t.engine.AfterBatch(func() {
+		if !changed {
+			return
+		}
+		changed = false
+		keys := make([]string, 0)
+		for _, e := range t.secretRefs.Peek() {
+			keys = append(keys, e.Key)
+		}
+		fn(keys)
+	})
+}

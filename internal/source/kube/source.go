@@ -1,0 +1,235 @@
+// Package kube is the Kubernetes API source: client-go informers for the
+// Gateway API resources, core objects and Gatehouse's own CRDs, turned into
+// batches of source.Event for the translator. Objects are stripped of
+// managedFields before they are cached. Secrets are watched lazily: only
+// kubernetes.io/tls Secrets, only in namespaces where a listener references
+// one (see WatchSecretNamespaces).
+package kube
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
+	gwinformers "sigs.k8s.io/gateway-api/pkg/client/informers/externalversions"
+
+	"gatehouse.dev/gatehouse/api/v1alpha1"
+	"gatehouse.dev/gatehouse/internal/source"
+)
+
+// StaticBackendResource is the GroupVersionResource of our StaticBackend CRD.
+var StaticBackendResource = schema.GroupVersionResource{Group: v1alpha1.GroupName, Version: "v1alpha1", Resource: "staticbackends"}
+
+// Options configures a Source.
+type Options struct {
+	Logger *slog.Logger
+	// BatchDelay is how long the source waits for more events before it
+	// hands a batch to the sink (default 1ms).
+	BatchDelay time.Duration
+}
+
+// Source feeds a sink from the Kubernetes API.
+type Source struct {
+	log  *slog.Logger
+	opts Options
+	sink source.Sink
+
+	Kube    kubernetes.Interface
+	Gateway gwclient.Interface
+	Dynamic dynamic.Interface
+
+	mu      sync.Mutex
+	pending []source.Event
+	signal  chan struct{}
+	synced  bool
+
+	secretsMu sync.Mutex
+	secrets   map[string]*nsInformer // namespace -> running TLS Secret informer
+}
+
+// New creates the clients for cfg. Nothing runs until Run.
+func New(cfg *rest.Config, sink source.Sink, o Options) (*Source, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.BatchDelay == 0 {
+		o.BatchDelay = time.Millisecond
+	}
+	kc, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	gc, err := gwclient.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("gateway-api client: %w", err)
+	}
+	dc, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("dynamic client: %w", err)
+	}
+	return &Source{log: o.Logger, opts: o, sink: sink, Kube: kc, Gateway: gc, Dynamic: dc,
+		signal: make(chan struct{}, 1), secrets: map[string]*nsInformer{}}, nil
+}
+
+// Run starts the informers, sends everything they list as one batch once
+// they are synced, then streams changes in small batches until ctx ends.
+func (s *Source) Run(ctx context.Context) error {
+	core := informers.NewSharedInformerFactoryWithOptions(s.Kube, 0, informers.WithTransform(stripObject))
+	gw := gwinformers.NewSharedInformerFactoryWithOptions(s.Gateway, 0, gwinformers.WithTransform(stripObject))
+	dyn := dynamicinformer.NewDynamicSharedInformerFactory(s.Dynamic, 0)
+
+	s.watch(gw.Gateway().V1().GatewayClasses().Informer(), source.KindGatewayClass)
+	s.watch(gw.Gateway().V1().Gateways().Informer(), source.KindGateway)
+	s.watch(gw.Gateway().V1().HTTPRoutes().Informer(), source.KindHTTPRoute)
+	s.watch(gw.Gateway().V1().ReferenceGrants().Informer(), source.KindReferenceGrant)
+	s.watch(core.Core().V1().Services().Informer(), source.KindService)
+	s.watch(core.Discovery().V1().EndpointSlices().Informer(), source.KindEndpointSlice)
+	s.watch(core.Core().V1().Namespaces().Informer(), source.KindNamespace)
+	s.watch(core.Core().V1().ConfigMaps().Informer(), source.KindConfigMap)
+	sb := dyn.ForResource(StaticBackendResource).Informer()
+	_ = sb.SetTransform(stripObject)
+	s.watch(sb, source.KindStaticBackend)
+
+	core.Start(ctx.Done())
+	gw.Start(ctx.Done())
+	dyn.Start(ctx.Done())
+	s.log.Info("waiting for informer caches")
+	for typ, ok := range core.WaitForCacheSync(ctx.Done()) {
+		if !ok {
+			return fmt.Errorf("cache for %v did not sync", typ)
+		}
+	}
+	for typ, ok := range gw.WaitForCacheSync(ctx.Done()) {
+		if !ok {
+			return fmt.Errorf("cache for %v did not sync (are the Gateway API CRDs installed?)", typ)
+		}
+	}
+	if !cache.WaitForCacheSync(ctx.Done(), sb.HasSynced) {
+		return fmt.Errorf("cache for StaticBackends did not sync (is the gatehouse.dev CRD installed?)")
+	}
+	s.mu.Lock()
+	s.synced = true
+	s.mu.Unlock()
+	s.log.Info("informer caches synced")
+	s.flushLoop(ctx)
+	s.stopAllSecrets()
+	return nil
+}
+
+// Synced reports whether the initial lists were delivered.
+func (s *Source) Synced() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.synced
+}
+
+func (s *Source) watch(inf cache.SharedIndexInformer, kind string) {
+	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { s.enqueue(kind, obj, false) },
+		UpdateFunc: func(_, obj any) { s.enqueue(kind, obj, false) },
+		DeleteFunc: func(obj any) { s.enqueue(kind, obj, true) },
+	})
+}
+
+// enqueue converts an informer object to an event and queues it.
+func (s *Source) enqueue(kind string, obj any, deleted bool) {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj, deleted = t.Obj, true
+	}
+	o, err := typed(kind, obj)
+	if err != nil {
+		s.log.Warn("cannot decode object", "kind", kind, "error", err)
+		return
+	}
+	ev := source.Event{Kind: kind, Namespace: o.GetNamespace(), Name: o.GetName(), Object: o}
+	if deleted {
+		ev.Object = nil
+	}
+	s.mu.Lock()
+	s.pending = append(s.pending, ev)
+	s.mu.Unlock()
+	select {
+	case s.signal <- struct{}{}:
+	default:
+	}
+}
+
+// typed returns obj as a source.Object, converting unstructured objects of
+// our own kinds to their Go types.
+func typed(kind string, obj any) (source.Object, error) {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		if kind != source.KindStaticBackend {
+			return nil, fmt.Errorf("unexpected unstructured %s", kind)
+		}
+		sb := &v1alpha1.StaticBackend{}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, sb); err != nil {
+			return nil, fmt.Errorf("StaticBackend %s/%s: %w", u.GetNamespace(), u.GetName(), err)
+		}
+		return sb, nil
+	}
+	o, ok := obj.(source.Object)
+	if !ok {
+		return nil, fmt.Errorf("%s: unexpected type %T", kind, obj)
+	}
+	return o, nil
+}
+
+// flushLoop hands queued events to the sink in batches: after a signal it
+// waits BatchDelay for more, so a burst becomes one translation.
+func (s *Source) flushLoop(ctx context.Context) {
+	s.flush() // the initial lists, as one batch
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.signal:
+		}
+		time.Sleep(s.opts.BatchDelay)
+		s.flush()
+	}
+}
+
+func (s *Source) flush() {
+	s.mu.Lock()
+	batch := s.pending
+	s.pending = nil
+	s.mu.Unlock()
+	if len(batch) > 0 {
+		s.sink.Apply(batch)
+	}
+}
+
+// stripObject drops what the translator never reads before the object is
+// cached: managedFields everywhere, and the last-applied annotation.
+func stripObject(obj any) (any, error) {
+	if a, ok := obj.(metav1.Object); ok {
+		a.SetManagedFields(nil)
+		if ann := a.GetAnnotations(); ann != nil {
+			if _, has := ann[corev1.LastAppliedConfigAnnotation]; has {
+				cp := make(map[string]string, len(ann))
+				for k, v := range ann {
+					if k != corev1.LastAppliedConfigAnnotation {
+						cp[k] = v
+					}
+				}
+				a.SetAnnotations(cp)
+			}
+		}
+	}
+	return obj, nil
+}
+
