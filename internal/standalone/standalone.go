@@ -18,6 +18,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/distribute"
 	"gatehouse.dev/gatehouse/internal/proxy"
 	"gatehouse.dev/gatehouse/internal/source/file"
+	"gatehouse.dev/gatehouse/internal/status"
 	"gatehouse.dev/gatehouse/internal/translate"
 )
 
@@ -41,7 +42,7 @@ type Instance struct {
 	Proxy      *proxy.Proxy
 	Translator *translate.Translator
 	Hub        *distribute.Hub
-	Board      *Board
+	Board      *status.Board
 	// AdminAddr is the bound admin address (nil when disabled).
 	AdminAddr net.Addr
 
@@ -64,7 +65,7 @@ func Start(ctx context.Context, o Options) (*Instance, error) {
 	in := &Instance{log: o.Logger, done: make(chan struct{})}
 	in.Translator = translate.New(o.ControllerName)
 	in.Hub = distribute.NewHub()
-	in.Board = NewBoard(o.Logger)
+	in.Board = status.NewBoard(o.Logger)
 	in.Translator.OnIR(func(c translate.IRChange) { in.Hub.Publish(c.Upserts, c.Removes) })
 	in.Translator.OnStatus(in.Board.Update)
 	in.Proxy = proxy.New(o.Proxy)

@@ -110,7 +110,12 @@ func (t *Translator) translateGateway(ctx *collection.Ctx, key string, gw *gwv1.
 	}
 	g := &gatewayResult{Key: key, Namespace: gw.Namespace, Name: gw.Name, Generation: gw.Generation,
 		Created: gw.CreationTimestamp.Time}
-	g.Address, g.AddressError = gatewayAddress(gw)
+	if t.gatewayService == nil {
+		// Standalone: bind the Gateway's own IPAddress. In Kubernetes mode the
+		// proxy pod binds every interface and the address comes from its
+		// Service.
+		g.Address, g.AddressError = gatewayAddress(gw)
+	}
 	for i := range gw.Spec.Listeners {
 		g.Listeners = append(g.Listeners, t.translateListener(ctx, gw, &gw.Spec.Listeners[i], g.Address))
 	}

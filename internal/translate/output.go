@@ -3,6 +3,8 @@ package translate
 import (
 	"reflect"
 
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
 	"gatehouse.dev/gatehouse/internal/collection"
 	"gatehouse.dev/gatehouse/internal/ir"
 )
@@ -133,4 +135,31 @@ func statusOf[T any](v *T, get func(*T) *ObjectStatus) *ObjectStatus {
 		return nil
 	}
 	return get(v)
+}
+
+// OnGateways registers fn to receive, after every batch that changed them,
+// the keys ("namespace/name") of our Gateways that were added, changed or
+// removed. The provisioner uses it. fn runs under the engine lock.
+func (t *Translator) OnGateways(fn func(keys []string)) {
+	var keys []string
+	t.gateways.Subscribe(func(chs []collection.Change[*gatewayResult]) {
+		for _, ch := range chs {
+			keys = append(keys, ch.Key)
+		}
+	})
+	t.engine.AfterBatch(func() {
+		if len(keys) > 0 {
+			fn(keys)
+			keys = nil
+		}
+	})
+}
+
+// OurGateway returns the Gateway object for key if it is one of ours. It
+// takes the engine lock: do not call it from a subscriber.
+func (t *Translator) OurGateway(key string) (*gwv1.Gateway, bool) {
+	if _, ours := t.gateways.Get(key); !ours {
+		return nil, false
+	}
+	return t.in.Gateways.Get(key)
 }

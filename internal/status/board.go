@@ -1,4 +1,4 @@
-package standalone
+package status
 
 import (
 	"log/slog"

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"gatehouse.dev/gatehouse/internal/admin"
+	"gatehouse.dev/gatehouse/internal/distribute/xds"
+	"gatehouse.dev/gatehouse/internal/proxy"
+	"gatehouse.dev/gatehouse/internal/proxy/listener"
+)
+
+func proxyCommand() *cobra.Command {
+	var controllerAddr, gateway, tokenFile, node, adminAddr string
+	var drain time.Duration
+	var lo listener.Options
+	cmd := &cobra.Command{
+		Use:   "proxy --controller ADDR --gateway NAMESPACE/NAME",
+		Short: "Run a data-plane proxy configured by the controller",
+		Long: `The proxy connects to the controller's xDS address, authenticates with a
+ServiceAccount token, receives its Gateway's configuration (the full set, then
+deltas) and serves it. It keeps serving its last good configuration while the
+controller is unreachable and reconnects on its own.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if gateway == "" || controllerAddr == "" {
+				return &exitError{code: 2, msg: "--controller and --gateway are required"}
+			}
+			if tokenFile == "" {
+				tokenFile = os.Getenv("GATEHOUSE_TOKEN_FILE")
+			}
+			log := slog.Default().With("gateway", gateway)
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			px := proxy.New(proxy.Options{Logger: log, Listener: lo})
+			client := &xds.Client{Addr: controllerAddr, Gateway: gateway, Node: node, TokenFile: tokenFile, Logger: log}
+			if adminAddr != "" {
+				ln, err := net.Listen("tcp", adminAddr)
+				if err != nil {
+					return fmt.Errorf("--admin %s: %w", adminAddr, err)
+				}
+				srv := &http.Server{Handler: admin.Handler(admin.Sources{
+					Ready:      px.Ready,
+					ConfigDump: func() any { return px.ConfigDump() },
+				}), ReadHeaderTimeout: 5 * time.Second}
+				go func() { _ = srv.Serve(ln) }()
+				defer srv.Close()
+			}
+			log.Info("proxy starting", "controller", controllerAddr, "node", node)
+			err := client.Run(ctx, px.Apply)
+			log.Info("shutting down: draining in-flight requests", "timeout", drain.String())
+			dctx, cancel := context.WithTimeout(context.Background(), drain)
+			defer cancel()
+			if serr := px.Shutdown(dctx); serr != nil && err == nil {
+				err = serr
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&controllerAddr, "controller", "", "controller xDS address (host:port)")
+	f.StringVar(&gateway, "gateway", "", "the Gateway this proxy serves, as namespace/name")
+	f.StringVar(&tokenFile, "token-file", "", "file with the ServiceAccount token ($GATEHOUSE_TOKEN_FILE)")
+	f.StringVar(&node, "node", envOr("POD_NAME", hostname()), "this proxy's name, reported to the controller")
+	f.StringVar(&adminAddr, "admin", "0.0.0.0:15000", "admin address (/ready, /config_dump, pprof); empty disables it")
+	f.DurationVar(&drain, "drain-timeout", 15*time.Second, "how long in-flight requests may finish on shutdown")
+	f.IntVar(&lo.MaxHeaderBytes, "max-header-bytes", 64<<10, "largest request header block accepted (larger gets 431)")
+	f.DurationVar(&lo.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "time a client has to send its request headers")
+	return cmd
+}
+
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
+}
