@@ -176,6 +176,11 @@ func (r *Registry) errorHandler(w http.ResponseWriter, req *http.Request, err er
 		r.recordFailure(a)
 		r.logf(a, slog.LevelWarn, "upstream timeout", req, err)
 		writeError(w, http.StatusGatewayTimeout, "upstream timeout")
+	case errors.Is(a.parent.Err(), context.DeadlineExceeded):
+		// The route's request timeout (a deadline on the incoming request)
+		// fired: the whole request took too long, not this endpoint's fault.
+		r.logf(a, slog.LevelWarn, "request timeout", req, err)
+		writeError(w, http.StatusGatewayTimeout, "request timeout")
 	case a.parent.Err() != nil:
 		// The client went away; nobody reads this answer and the
 		// endpoint is not to blame.
