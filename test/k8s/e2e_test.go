@@ -1,0 +1,279 @@
+package k8s
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// TestGatewayEndToEnd: a Gateway is provisioned, becomes Programmed with an
+// address, routes attach with the right status, and traffic flows through the
+// provisioned proxy to the echo pods.
+func TestGatewayEndToEnd(t *testing.T) {
+	requireCluster(t)
+	ns := "e2e-basic"
+	apply(t, ns, baseManifests()+"---\n"+route("to-a", "a.example.com", "echo-a")+"---\n"+route("to-b", "b.example.com", "echo-b"))
+	addr := gatewayAddress(t, ns, "gw")
+	for host, want := range map[string]string{"a.example.com": "echo-a", "b.example.com": "echo-b"} {
+		waitFor(t, "traffic for "+host, 60*time.Second, func() (bool, error) {
+			code, r, err := get(addr, host, "/hello")
+			if err != nil || code != 200 {
+				return false, fmt.Errorf("code %d err %v", code, err)
+			}
+			return strings.HasPrefix(r.Pod, want) && r.Namespace == ns && r.Path == "/hello", fmt.Errorf("reply %+v", r)
+		})
+	}
+	if c := routeCondition(t, ns, "to-a", "Accepted"); c == nil || c.Status != "True" {
+		t.Errorf("route Accepted: %+v", c)
+	}
+	if c := routeCondition(t, ns, "to-a", "ResolvedRefs"); c == nil || c.Status != "True" {
+		t.Errorf("route ResolvedRefs: %+v", c)
+	}
+	if l := listenerStatus(t, ns, "gw", "http"); l == nil || l.AttachedRoutes != 2 {
+		t.Errorf("listener attachedRoutes: %+v", l)
+	}
+	if code, _, _ := get(addr, "unknown.example.com", "/"); code != 404 {
+		t.Errorf("unknown host: %d, want 404", code)
+	}
+	// The provisioned objects exist and are owned by the Gateway.
+	dep, err := env.cluster.Client.AppsV1().Deployments(ns).Get(context.Background(), "gw-gatehouse", metav1.GetOptions{})
+	if err != nil || len(dep.OwnerReferences) != 1 || dep.OwnerReferences[0].Kind != "Gateway" {
+		t.Errorf("provisioned Deployment: %v %+v", err, dep)
+	}
+}
+
+// TestRouteChangeWithoutErrors flips a route between two backends 10 times
+// while a client loops: every request must get a 200.
+func TestRouteChangeWithoutErrors(t *testing.T) {
+	requireCluster(t)
+	ns := "e2e-flip"
+	apply(t, ns, baseManifests()+"---\n"+route("flip", "flip.example.com", "echo-a"))
+	addr := gatewayAddress(t, ns, "gw")
+	waitFor(t, "first traffic", 60*time.Second, func() (bool, error) {
+		code, _, err := get(addr, "flip.example.com", "/")
+		return code == 200, err
+	})
+	var failures, total atomic.Int64
+	seen := sync.Map{}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			code, r, err := get(addr, "flip.example.com", "/")
+			total.Add(1)
+			if err != nil || code != 200 {
+				failures.Add(1)
+				continue
+			}
+			seen.Store(strings.SplitN(r.Pod, "-", 3)[0]+"-"+strings.SplitN(r.Pod, "-", 3)[1], true)
+		}
+	}()
+	for i := 0; i < 10; i++ {
+		svc := []string{"echo-b", "echo-a"}[i%2]
+		apply(t, ns, route("flip", "flip.example.com", svc))
+		time.Sleep(200 * time.Millisecond)
+	}
+	close(stop)
+	<-done
+	if failures.Load() != 0 {
+		t.Fatalf("%d of %d requests failed during route changes", failures.Load(), total.Load())
+	}
+	_, a := seen.Load("echo-a")
+	_, b := seen.Load("echo-b")
+	if !a || !b {
+		t.Fatalf("traffic did not reach both backends (a=%v b=%v) in %d requests", a, b, total.Load())
+	}
+}
+
+// TestControllerRestartDropsNothing kills the controller (SIGKILL) while a
+// client loops through a proxy, restarts it, and checks that no request
+// failed and the proxy reconnected and converged on new config.
+func TestControllerRestartDropsNothing(t *testing.T) {
+	requireCluster(t)
+	ns := "e2e-restart"
+	apply(t, ns, baseManifests()+"---\n"+route("r", "restart.example.com", "echo-a"))
+	addr := gatewayAddress(t, ns, "gw")
+	waitFor(t, "first traffic", 60*time.Second, func() (bool, error) {
+		code, _, err := get(addr, "restart.example.com", "/")
+		return code == 200, err
+	})
+	var failures, total atomic.Int64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			code, _, err := get(addr, "restart.example.com", "/")
+			total.Add(1)
+			if err != nil || code != 200 {
+				failures.Add(1)
+			}
+		}
+	}()
+	stopController(syscall.SIGKILL)
+	time.Sleep(2 * time.Second) // the proxy serves alone
+	if err := startController(); err != nil {
+		t.Fatal(err)
+	}
+	// New config after the restart reaches the reconnected proxy.
+	apply(t, ns, route("r2", "after.example.com", "echo-b"))
+	waitFor(t, "route added after the restart", 60*time.Second, func() (bool, error) {
+		code, r, err := get(addr, "after.example.com", "/")
+		return code == 200 && strings.HasPrefix(r.Pod, "echo-b"), err
+	})
+	close(stop)
+	<-done
+	if failures.Load() != 0 || total.Load() == 0 {
+		t.Fatalf("%d of %d requests failed across a controller restart", failures.Load(), total.Load())
+	}
+}
+
+// TestForeignClassIgnored: a Gateway of another controller is not
+// provisioned and gets no status from us.
+func TestForeignClassIgnored(t *testing.T) {
+	requireCluster(t)
+	ns := "e2e-foreign"
+	apply(t, ns, `apiVersion: v1
+kind: Namespace
+metadata: {name: NAMESPACE}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: someone-else}
+spec: {controllerName: example.com/other-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: theirs, namespace: NAMESPACE}
+spec:
+  gatewayClassName: someone-else
+  listeners: [{name: http, port: 80, protocol: HTTP}]
+`)
+	time.Sleep(3 * time.Second)
+	g, err := gw(t).GatewayV1().Gateways(ns).Get(context.Background(), "theirs", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Status.Listeners) != 0 || len(g.Status.Addresses) != 0 {
+		t.Errorf("foreign Gateway got status: %+v", g.Status)
+	}
+	for _, c := range g.Status.Conditions {
+		if c.Reason != "Pending" {
+			t.Errorf("foreign Gateway condition changed: %+v", c)
+		}
+	}
+	if _, err := env.cluster.Client.AppsV1().Deployments(ns).Get(context.Background(), "theirs-gatehouse", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("foreign Gateway was provisioned: %v", err)
+	}
+	gc, err := gw(t).GatewayV1().GatewayClasses().Get(context.Background(), "someone-else", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range gc.Status.Conditions {
+		if c.Reason != "Pending" {
+			t.Errorf("foreign GatewayClass condition changed: %+v", c)
+		}
+	}
+}
+
+// TestUnservableObjectsGetConditions: a TCP listener and a certificate Secret
+// with garbage get the spec's reasons; the HTTP listener keeps serving.
+func TestUnservableObjectsGetConditions(t *testing.T) {
+	requireCluster(t)
+	ns := "e2e-bad"
+	apply(t, ns, baseManifests()+"---\n"+route("ok", "ok.example.com", "echo-a")+`---
+apiVersion: v1
+kind: Secret
+metadata: {name: junk, namespace: NAMESPACE}
+type: kubernetes.io/tls
+stringData: {tls.crt: "not a certificate", tls.key: "not a key"}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: NAMESPACE}
+spec:
+  gatewayClassName: gatehouse
+  listeners:
+  - {name: http, port: 80, protocol: HTTP}
+  - {name: tcp, port: 9000, protocol: TCP}
+  - {name: https, port: 443, protocol: HTTPS, tls: {certificateRefs: [{name: junk}]}}
+`)
+	addr := gatewayAddress(t, ns, "gw")
+	waitFor(t, "listener conditions", 30*time.Second, func() (bool, error) {
+		tcp := listenerStatus(t, ns, "gw", "tcp")
+		https := listenerStatus(t, ns, "gw", "https")
+		if tcp == nil || https == nil {
+			return false, fmt.Errorf("listeners missing")
+		}
+		reasons := map[string]string{}
+		for _, c := range tcp.Conditions {
+			reasons["tcp/"+c.Type] = c.Reason
+		}
+		for _, c := range https.Conditions {
+			reasons["https/"+c.Type] = c.Reason
+		}
+		ok := reasons["tcp/Accepted"] == "UnsupportedProtocol" && reasons["https/ResolvedRefs"] == "InvalidCertificateRef"
+		return ok, fmt.Errorf("reasons %v", reasons)
+	})
+	waitFor(t, "HTTP listener still serving", 60*time.Second, func() (bool, error) {
+		code, _, err := get(addr, "ok.example.com", "/")
+		return code == 200, err
+	})
+}
+
+// TestPropagationLatency adds 100 routes one at a time through the API
+// server and records the time from apply to the first 200 through the
+// proxy. It logs p50/p99 (the numbers for the closing note); it asserts only
+// that every route was served and no error status was seen.
+func TestPropagationLatency(t *testing.T) {
+	requireCluster(t)
+	ns := "e2e-latency"
+	apply(t, ns, baseManifests())
+	addr := gatewayAddress(t, ns, "gw")
+	var lat []time.Duration
+	errors := 0
+	for i := 0; i < 100; i++ {
+		host := fmt.Sprintf("r%d.example.com", i)
+		start := time.Now()
+		apply(t, ns, route(fmt.Sprintf("r%d", i), host, "echo-a"))
+		for {
+			code, _, err := get(addr, host, "/")
+			if err == nil && code == 200 {
+				break
+			}
+			if err != nil || code != 404 {
+				errors++
+			}
+			if time.Since(start) > 30*time.Second {
+				t.Fatalf("route %d not served after 30s", i)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
+	t.Logf("apply -> first 200 over 100 routes: p50 %v, p99 %v, max %v", lat[50], lat[98], lat[99])
+	if errors != 0 {
+		t.Errorf("%d non-404/200 answers while routes appeared", errors)
+	}
+}

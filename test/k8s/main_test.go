@@ -1,0 +1,148 @@
+// Package k8s holds the end-to-end tests of Kubernetes mode: a real
+// kube-apiserver, etcd and controller-manager from the local cluster harness
+// (test/cluster), the gatehouse controller as a process, and provisioned
+// proxies running as simulated pods. They run when GATEHOUSE_CLUSTER_TESTS=1
+// (they need root and the harness binaries: hack/cluster/build.sh).
+package k8s
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"gatehouse.dev/gatehouse/test/cluster"
+)
+
+const proxyImage = "ghcr.io/gatehouse-dev/gatehouse"
+
+var env struct {
+	cluster    *cluster.Cluster
+	binary     string
+	xdsAddress string
+	adminAddr  string
+	ctrl       *exec.Cmd
+	ctrlLog    *os.File
+}
+
+func TestMain(m *testing.M) {
+	if os.Getenv("GATEHOUSE_CLUSTER_TESTS") == "" {
+		fmt.Println("cluster tests skipped: set GATEHOUSE_CLUSTER_TESTS=1 (needs root and hack/cluster/build.sh)")
+		os.Exit(m.Run())
+	}
+	code, err := setup()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "setup:", err)
+		teardown()
+		os.Exit(1)
+	}
+	if code == 0 {
+		code = m.Run()
+	}
+	teardown()
+	os.Exit(code)
+}
+
+func setup() (int, error) {
+	dir, err := os.MkdirTemp("", "gatehouse-k8s-e2e-")
+	if err != nil {
+		return 1, err
+	}
+	env.binary = filepath.Join(dir, "gatehouse")
+	build := exec.Command("go", "build", "-o", env.binary, "./cmd/gatehouse")
+	build.Dir = "../.."
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return 1, fmt.Errorf("build gatehouse: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var log io.Writer = io.Discard
+	if testing.Verbose() {
+		log = os.Stderr
+	}
+	c, err := cluster.Start(ctx, cluster.Options{
+		ExtraCRDDirs: []string{"../../deploy/crds"},
+		Images:       map[string]string{proxyImage: env.binary},
+		Log:          log,
+	})
+	if err != nil {
+		return 1, err
+	}
+	env.cluster = c
+	env.xdsAddress = net.JoinHostPort(c.HostIP, fmt.Sprint(freePort(c.HostIP)))
+	env.adminAddr = net.JoinHostPort("127.0.0.1", fmt.Sprint(freePort("127.0.0.1")))
+	return 0, startController()
+}
+
+// startController runs `gatehouse controller` as a process, so tests can
+// kill and restart it.
+func startController() error {
+	var err error
+	if env.ctrlLog == nil {
+		env.ctrlLog, err = os.Create(filepath.Join(env.cluster.Dir, "controller.log"))
+		if err != nil {
+			return err
+		}
+	}
+	cmd := exec.Command(env.binary, "controller", "--kubeconfig", env.cluster.Kubeconfig,
+		"--xds-address", env.xdsAddress, "--proxy-controller-address", env.xdsAddress,
+		"--proxy-image", proxyImage+":e2e", "--admin", env.adminAddr, "--leader-elect=false", "--log-level", "debug")
+	cmd.Stdout, cmd.Stderr = env.ctrlLog, env.ctrlLog
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	env.ctrl = cmd
+	return waitHTTP("http://"+env.adminAddr+"/ready", 60*time.Second)
+}
+
+func stopController(sig syscall.Signal) {
+	if env.ctrl == nil || env.ctrl.Process == nil {
+		return
+	}
+	_ = env.ctrl.Process.Signal(sig)
+	done := make(chan struct{})
+	go func() { _ = env.ctrl.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		_ = env.ctrl.Process.Kill()
+		<-done
+	}
+	env.ctrl = nil
+}
+
+func teardown() {
+	stopController(syscall.SIGTERM)
+	if env.cluster != nil {
+		if os.Getenv("GATEHOUSE_E2E_DUMP") != "" && env.ctrlLog != nil {
+			b, _ := os.ReadFile(env.ctrlLog.Name())
+			lines := strings.Split(string(b), "\n")
+			if len(lines) > 200 {
+				lines = lines[len(lines)-200:]
+			}
+			fmt.Fprintln(os.Stderr, strings.Join(lines, "\n"))
+		}
+		_ = env.cluster.Stop()
+	}
+	if env.binary != "" {
+		_ = os.RemoveAll(filepath.Dir(env.binary))
+	}
+}
+
+func freePort(host string) int {
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		panic(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
