@@ -29,7 +29,7 @@ func TestGatewayEndToEnd(t *testing.T) {
 			if err != nil || code != 200 {
 				return false, fmt.Errorf("code %d err %v", code, err)
 			}
-			return strings.HasPrefix(r.Pod, want) && r.Namespace == ns && r.Path == "/hello", fmt.Errorf("reply %+v", r)
+			return strings.HasPrefix(r.Pod, want) && r.Path == "/hello", fmt.Errorf("reply %+v", r)
 		})
 	}
 	if c := routeCondition(t, ns, "to-a", "Accepted"); c == nil || c.Status != "True" {
@@ -201,22 +201,15 @@ spec:
 func TestUnservableObjectsGetConditions(t *testing.T) {
 	requireCluster(t)
 	ns := "e2e-bad"
-	apply(t, ns, baseManifests()+"---\n"+route("ok", "ok.example.com", "echo-a")+`---
+	apply(t, ns, baseManifests(httpListeners,
+		"  - {name: tcp, port: 9000, protocol: TCP}\n",
+		"  - {name: https, port: 443, protocol: HTTPS, tls: {certificateRefs: [{name: junk}]}}\n")+
+		"---\n"+route("ok", "ok.example.com", "echo-a")+`---
 apiVersion: v1
 kind: Secret
 metadata: {name: junk, namespace: NAMESPACE}
 type: kubernetes.io/tls
 stringData: {tls.crt: "not a certificate", tls.key: "not a key"}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: NAMESPACE}
-spec:
-  gatewayClassName: gatehouse
-  listeners:
-  - {name: http, port: 80, protocol: HTTP}
-  - {name: tcp, port: 9000, protocol: TCP}
-  - {name: https, port: 443, protocol: HTTPS, tls: {certificateRefs: [{name: junk}]}}
 `)
 	addr := gatewayAddress(t, ns, "gw")
 	waitFor(t, "listener conditions", 30*time.Second, func() (bool, error) {
@@ -255,7 +248,7 @@ func TestPropagationLatency(t *testing.T) {
 	for i := 0; i < 100; i++ {
 		host := fmt.Sprintf("r%d.example.com", i)
 		start := time.Now()
-		apply(t, ns, route(fmt.Sprintf("r%d", i), host, "echo-a"))
+		createRoute(t, ns, fmt.Sprintf("r%d", i), host, "echo-a")
 		for {
 			code, _, err := get(addr, host, "/")
 			if err == nil && code == 200 {

@@ -65,9 +65,17 @@ metadata: {name: gatehouse}
 spec: {controllerName: gatehouse.dev/gateway-controller}
 `
 
-// baseManifests: a namespace, our GatewayClass, a Gateway with an HTTP
-// listener, and two echo Deployments with Services.
-func baseManifests() string {
+const httpListeners = `  - {name: http, port: 80, protocol: HTTP}
+`
+
+// baseManifests: a namespace, our GatewayClass, a Gateway "gw" with the
+// given listeners (httpListeners when empty), and two echo Deployments with
+// Services.
+func baseManifests(listeners ...string) string {
+	ls := strings.Join(listeners, "")
+	if ls == "" {
+		ls = httpListeners
+	}
 	return `apiVersion: v1
 kind: Namespace
 metadata: {name: NAMESPACE}
@@ -79,9 +87,25 @@ metadata: {name: gw, namespace: NAMESPACE}
 spec:
   gatewayClassName: gatehouse
   listeners:
-  - {name: http, port: 80, protocol: HTTP}
----
+` + ls + `---
 ` + echo("echo-a") + "---\n" + echo("echo-b")
+}
+
+// createRoute creates an HTTPRoute with the typed client (one API call, no
+// discovery), for latency measurements.
+func createRoute(t *testing.T, ns, name, host, service string) {
+	t.Helper()
+	port := gwv1.PortNumber(8080)
+	r := &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: gwv1.HTTPRouteSpec{
+			CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "gw"}}},
+			Hostnames:       []gwv1.Hostname{gwv1.Hostname(host)},
+			Rules: []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: gwv1.BackendRef{
+				BackendObjectReference: gwv1.BackendObjectReference{Name: gwv1.ObjectName(service), Port: &port}}}}}},
+		}}
+	if _, err := gw(t).GatewayV1().HTTPRoutes(ns).Create(context.Background(), r, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func echo(name string) string {

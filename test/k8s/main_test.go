@@ -7,6 +7,7 @@ package k8s
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -33,6 +34,7 @@ var env struct {
 }
 
 func TestMain(m *testing.M) {
+	flag.Parse()
 	if os.Getenv("GATEHOUSE_CLUSTER_TESTS") == "" {
 		fmt.Println("cluster tests skipped: set GATEHOUSE_CLUSTER_TESTS=1 (needs root and hack/cluster/build.sh)")
 		os.Exit(m.Run())
