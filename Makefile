@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X gatehouse.dev/gatehouse/internal/version.Version=$(VERSION)
 FUZZTIME ?= 10s
 
-.PHONY: build run test unit fuzz bench vet clean
+.PHONY: build run test unit fuzz bench vet clean cluster-build cluster-up cluster-down test-cluster
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/gatehouse ./cmd/gatehouse
@@ -15,9 +15,11 @@ build:
 run: build
 	./hack/quickstart.sh
 
-# Everything CI runs: vet, unit + integration tests (race detector), and a
-# bounded run of every fuzz target.
-test: vet unit fuzz
+# Everything CI runs: vet, unit + integration tests (race detector), a
+# bounded run of every fuzz target, and the end-to-end tests against a real
+# kube-apiserver (the local cluster harness; needs root, builds its binaries
+# once into $$GATEHOUSE_CACHE, ~15 min cold).
+test: vet unit fuzz test-cluster
 
 vet:
 	$(GO) vet ./...
@@ -31,6 +33,19 @@ fuzz:
 
 bench:
 	./test/bench/run.sh
+
+cluster-build:
+	./hack/cluster/build.sh
+
+# Start/stop a local cluster by hand; up prints the KUBECONFIG export.
+cluster-up: cluster-build
+	./hack/cluster/up.sh
+
+cluster-down:
+	./hack/cluster/down.sh
+
+test-cluster: cluster-build
+	GATEHOUSE_CLUSTER_TESTS=1 $(GO) test -count=1 -p 1 -timeout 40m ./test/cluster/... ./test/k8s/... ./internal/provision/...
 
 clean:
 	rm -rf bin
