@@ -85,6 +85,9 @@ func New(o Options) (*Controller, error) {
 	if o.TokenAudience == "" {
 		o.TokenAudience = "gatehouse"
 	}
+	if o.Proxy.TokenAudience == "" {
+		o.Proxy.TokenAudience = o.TokenAudience // provisioned tokens must carry what we check
+	}
 	if o.StatusWorkers == 0 {
 		o.StatusWorkers = 4
 	}

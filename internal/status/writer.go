@@ -176,4 +176,3 @@ func splitKey(key string) (kind, ns, name string, err error) {
 	}
 	return kind, "", rest, nil
 }
-

@@ -232,4 +232,3 @@ func stripObject(obj any) (any, error) {
 	}
 	return obj, nil
 }
-
