@@ -70,6 +70,7 @@ type Controller struct {
 	Board      *status.Board
 	XDS        *xds.Server
 	prov       *provisioner
+	secretNS   chan []string
 
 	xdsAddr, adminAddr net.Addr
 }
@@ -139,6 +140,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	secretNS := make(chan []string, 1)
+	c.secretNS = secretNS
 	c.Translator.OnSecretRefs(func(keys []string) {
 		select { // keep only the latest set; never block translation
 		case <-secretNS:
@@ -148,6 +150,41 @@ func (c *Controller) Run(ctx context.Context) error {
 	})
 	c.Translator.OnGateways(c.prov.enqueue)
 
+	if c.opts.AdminAddress != "" {
+		stop, err := c.serveAdmin()
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	errc := make(chan error, 1)
+	go func() {
+		errc <- c.Source.Run(ctx)
+		cancel()
+	}()
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ns := <-secretNS:
+				c.Source.WatchSecretNamespaces(ctx, ns)
+			}
+		}
+	}()
+	// Proxies must never see a partial config: a proxy that connects gets
+	// the full set and drops what is not in it. So xDS is served only once
+	// the informers' initial lists are translated.
+	if err := c.waitInitialConfig(ctx); err != nil {
+		select {
+		case serr := <-errc:
+			if serr != nil {
+				return serr
+			}
+		default:
+		}
+		return nil
+	}
 	lis, err := net.Listen("tcp", c.opts.XDSAddress)
 	if err != nil {
 		return fmt.Errorf("--xds-address %s: %w", c.opts.XDSAddress, err)
@@ -159,25 +196,6 @@ func (c *Controller) Run(ctx context.Context) error {
 	defer gs.Stop()
 	c.log.Info("xDS server listening", "address", lis.Addr().String())
 
-	if c.opts.AdminAddress != "" {
-		stop, err := c.serveAdmin()
-		if err != nil {
-			return err
-		}
-		defer stop()
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- c.Source.Run(ctx) }()
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case ns := <-secretNS:
-				c.Source.WatchSecretNamespaces(ctx, ns)
-			}
-		}
-	}()
 	go c.Status.Run(ctx, c.opts.StatusWorkers)
 	go c.prov.run(ctx)
 	if c.opts.LeaderElect {
@@ -242,4 +260,21 @@ func namespacesOf(keys []string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// waitInitialConfig returns once the informers' initial lists and the TLS
+// Secrets those objects reference are translated.
+func (c *Controller) waitInitialConfig(ctx context.Context) error {
+	if err := c.Source.WaitSynced(ctx); err != nil {
+		return err
+	}
+	// The first translation named the referenced Secrets: start watching
+	// their namespaces now (the watcher goroutine may race us; starting the
+	// same set twice is a no-op) and wait for them.
+	select {
+	case ns := <-c.secretNS:
+		c.Source.WatchSecretNamespaces(ctx, ns)
+	default:
+	}
+	return c.Source.WaitSecretsSynced(ctx)
 }

@@ -3,7 +3,9 @@ package k8s
 import (
 	"context"
 	"fmt"
+	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -266,7 +268,79 @@ func TestPropagationLatency(t *testing.T) {
 	}
 	sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
 	t.Logf("apply -> first 200 over 100 routes: p50 %v, p99 %v, max %v", lat[50], lat[98], lat[99])
+	t.Logf("memory with %d routes: controller RSS %s, proxy RSS %s", 100, rss(env.ctrl.Process.Pid), rss(proxyPID(t, ns+"/gw")))
 	if errors != 0 {
 		t.Errorf("%d non-404/200 answers while routes appeared", errors)
 	}
+}
+
+// TestLeaderElection: a second replica stands by (serving xDS, writing no
+// status); when the leader stops, it takes over and writes status.
+func TestLeaderElection(t *testing.T) {
+	requireCluster(t)
+	ns := "e2e-leader"
+	apply(t, ns, baseManifests()+"---\n"+route("before", "before.example.com", "echo-a"))
+	gatewayAddress(t, ns, "gw")
+	adminAddr := fmt.Sprintf("127.0.0.1:%d", freePort("127.0.0.1"))
+	xdsAddr := fmt.Sprintf("%s:%d", env.cluster.HostIP, freePort(env.cluster.HostIP))
+	standby, err := runController("ctrl-2", xdsAddr, adminAddr, env.ctrlLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = standby.Process.Signal(syscall.SIGTERM)
+		_ = standby.Wait()
+	}()
+	lease, err := env.cluster.Client.CoordinationV1().Leases("default").Get(context.Background(), "gatehouse-controller", metav1.GetOptions{})
+	if err != nil || lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity != "ctrl-1" {
+		t.Fatalf("lease holder: %v %+v", err, lease)
+	}
+	// The leader stops (releasing the Lease); the standby takes over and
+	// writes the status of a route created afterwards.
+	stopController(syscall.SIGTERM)
+	defer func() {
+		if err := startController(); err != nil {
+			t.Errorf("restart ctrl-1: %v", err)
+		}
+	}()
+	waitFor(t, "standby to take the lease", 40*time.Second, func() (bool, error) {
+		l, err := env.cluster.Client.CoordinationV1().Leases("default").Get(context.Background(), "gatehouse-controller", metav1.GetOptions{})
+		return err == nil && l.Spec.HolderIdentity != nil && *l.Spec.HolderIdentity == "ctrl-2", err
+	})
+	apply(t, ns, route("after", "after.example.com", "echo-b"))
+	waitFor(t, "status written by the new leader", 30*time.Second, func() (bool, error) {
+		c := routeCondition(t, ns, "after", "Accepted")
+		return c != nil && c.Status == "True", nil
+	})
+}
+
+// rss returns the resident set size of a process from /proc.
+func rss(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return "unknown"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			return strings.TrimSpace(strings.TrimPrefix(line, "VmRSS:"))
+		}
+	}
+	return "unknown"
+}
+
+// proxyPID finds the simulated proxy process serving gateway.
+func proxyPID(t *testing.T, gateway string) int {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		args := strings.Split(string(cmd), "\x00")
+		if len(args) > 1 && args[1] == "proxy" && strings.Contains(string(cmd), gateway) {
+			return pid
+		}
+	}
+	return -1
 }

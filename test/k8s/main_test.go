@@ -94,16 +94,23 @@ func startController() error {
 			return err
 		}
 	}
+	env.ctrl, err = runController("ctrl-1", env.xdsAddress, env.adminAddr, env.ctrlLog)
+	return err
+}
+
+// runController starts a controller replica with leader election on the
+// Lease default/gatehouse-controller and waits until it is ready.
+func runController(identity, xdsAddr, adminAddr string, log io.Writer) (*exec.Cmd, error) {
 	cmd := exec.Command(env.binary, "controller", "--kubeconfig", env.cluster.Kubeconfig,
-		"--xds-address", env.xdsAddress, "--proxy-controller-address", env.xdsAddress,
-		"--proxy-image", proxyImage+":e2e", "--admin", env.adminAddr, "--leader-elect=false", "--log-level", "debug")
-	cmd.Stdout, cmd.Stderr = env.ctrlLog, env.ctrlLog
+		"--xds-address", xdsAddr, "--proxy-controller-address", env.xdsAddress,
+		"--proxy-image", proxyImage+":e2e", "--admin", adminAddr, "--log-level", "debug",
+		"--leader-elect=true", "--leader-election-namespace", "default", "--leader-election-id", identity)
+	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		return err
+		return nil, err
 	}
-	env.ctrl = cmd
-	return waitHTTP("http://"+env.adminAddr+"/ready", 60*time.Second)
+	return cmd, waitHTTP("http://"+adminAddr+"/ready", 60*time.Second)
 }
 
 func stopController(sig syscall.Signal) {

@@ -14,6 +14,23 @@ import (
 type nsInformer struct {
 	cancel context.CancelFunc
 	store  cache.Store
+	synced cache.InformerSynced
+}
+
+// WaitSecretsSynced blocks until every running TLS Secret informer has
+// listed its namespace, then delivers what they found to the sink.
+func (s *Source) WaitSecretsSynced(ctx context.Context) error {
+	s.secretsMu.Lock()
+	var synced []cache.InformerSynced
+	for _, inf := range s.secrets {
+		synced = append(synced, inf.synced)
+	}
+	s.secretsMu.Unlock()
+	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
+		return ctx.Err()
+	}
+	s.flush()
+	return nil
 }
 
 // WatchSecretNamespaces sets the namespaces whose kubernetes.io/tls Secrets
@@ -48,7 +65,7 @@ func (s *Source) WatchSecretNamespaces(ctx context.Context, namespaces []string)
 		s.watch(inf, source.KindSecret)
 		nctx, cancel := context.WithCancel(ctx)
 		f.Start(nctx.Done())
-		s.secrets[ns] = &nsInformer{cancel: cancel, store: inf.GetStore()}
+		s.secrets[ns] = &nsInformer{cancel: cancel, store: inf.GetStore(), synced: inf.HasSynced}
 		s.log.Debug("watching TLS Secrets", "namespace", ns)
 	}
 }

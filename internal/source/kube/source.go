@@ -52,10 +52,12 @@ type Source struct {
 	Gateway gwclient.Interface
 	Dynamic dynamic.Interface
 
-	mu      sync.Mutex
-	pending []source.Event
-	signal  chan struct{}
-	synced  bool
+	mu       sync.Mutex
+	flushMu  sync.Mutex
+	pending  []source.Event
+	signal   chan struct{}
+	synced   bool
+	syncedCh chan struct{}
 
 	secretsMu sync.Mutex
 	secrets   map[string]*nsInformer // namespace -> running TLS Secret informer
@@ -82,7 +84,7 @@ func New(cfg *rest.Config, sink source.Sink, o Options) (*Source, error) {
 		return nil, fmt.Errorf("dynamic client: %w", err)
 	}
 	return &Source{log: o.Logger, opts: o, sink: sink, Kube: kc, Gateway: gc, Dynamic: dc,
-		signal: make(chan struct{}, 1), secrets: map[string]*nsInformer{}}, nil
+		signal: make(chan struct{}, 1), syncedCh: make(chan struct{}), secrets: map[string]*nsInformer{}}, nil
 }
 
 // Run starts the informers, sends everything they list as one batch once
@@ -121,13 +123,21 @@ func (s *Source) Run(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), sb.HasSynced) {
 		return fmt.Errorf("cache for StaticBackends did not sync (is the gatehouse.dev CRD installed?)")
 	}
-	s.mu.Lock()
-	s.synced = true
-	s.mu.Unlock()
 	s.log.Info("informer caches synced")
 	s.flushLoop(ctx)
 	s.stopAllSecrets()
 	return nil
+}
+
+// WaitSynced blocks until the initial lists were delivered to the sink (so
+// the translator holds the whole cluster's config) or ctx ends.
+func (s *Source) WaitSynced(ctx context.Context) error {
+	select {
+	case <-s.syncedCh:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Synced reports whether the initial lists were delivered.
@@ -192,6 +202,10 @@ func typed(kind string, obj any) (source.Object, error) {
 // waits BatchDelay for more, so a burst becomes one translation.
 func (s *Source) flushLoop(ctx context.Context) {
 	s.flush() // the initial lists, as one batch
+	s.mu.Lock()
+	s.synced = true
+	close(s.syncedCh)
+	s.mu.Unlock()
 	for {
 		select {
 		case <-ctx.Done():
@@ -203,7 +217,11 @@ func (s *Source) flushLoop(ctx context.Context) {
 	}
 }
 
+// flush hands everything queued to the sink. flushMu keeps batches in
+// order when two goroutines flush at once.
 func (s *Source) flush() {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
 	s.mu.Lock()
 	batch := s.pending
 	s.pending = nil
