@@ -116,7 +116,10 @@ func New(o Options) (*Controller, error) {
 	if auth == nil {
 		auth = &xds.TokenReview{Reviews: src.Kube.AuthenticationV1().TokenReviews(), Audience: o.TokenAudience}
 	}
-	c.XDS, err = xds.NewServer(xds.Options{Hub: c.Hub, Authenticator: auth, Authorizer: authorizeProxy, Logger: o.Logger})
+	// Sends are gated on the previous response's ACK, which already
+	// coalesces bursts; the quiet window only has to catch one batch.
+	c.XDS, err = xds.NewServer(xds.Options{Hub: c.Hub, Authenticator: auth, Authorizer: authorizeProxy,
+		Debounce: 2 * time.Millisecond, Logger: o.Logger})
 	if err != nil {
 		return nil, err
 	}
