@@ -25,6 +25,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/admin"
 	"gatehouse.dev/gatehouse/internal/distribute"
 	"gatehouse.dev/gatehouse/internal/distribute/xds"
+	"gatehouse.dev/gatehouse/internal/ir"
 	"gatehouse.dev/gatehouse/internal/provision"
 	"gatehouse.dev/gatehouse/internal/source/kube"
 	"gatehouse.dev/gatehouse/internal/status"
@@ -201,6 +202,7 @@ func (c *Controller) Run(ctx context.Context) error {
 
 	go c.Status.Run(ctx, c.opts.StatusWorkers)
 	go c.prov.run(ctx)
+	go c.watchProxyRejections(ctx)
 	if c.opts.LeaderElect {
 		go c.runLeaderElection(ctx)
 	} else {
@@ -280,4 +282,41 @@ func (c *Controller) waitInitialConfig(ctx context.Context) error {
 	default:
 	}
 	return c.Source.WaitSecretsSynced(ctx)
+}
+
+// watchProxyRejections feeds what connected proxies refused (e.g. a listener
+// port they cannot open) back into translation, so it shows in status.
+func (c *Controller) watchProxyRejections(ctx context.Context) {
+	last := map[string]string{}
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		byGateway := map[string][]ir.Rejection{}
+		for _, p := range c.XDS.Proxies() {
+			byGateway[p.Gateway] = append(byGateway[p.Gateway], p.Rejections...)
+		}
+		for gw := range last {
+			if _, ok := byGateway[gw]; !ok {
+				byGateway[gw] = nil
+			}
+		}
+		for gw, rej := range byGateway {
+			sort.Slice(rej, func(a, b int) bool { return rej[a].ID.String() < rej[b].ID.String() })
+			key := fmt.Sprint(rej)
+			if last[gw] == key {
+				continue
+			}
+			c.Translator.ReportRejections(gw, rej)
+			if len(rej) == 0 {
+				delete(last, gw)
+			} else {
+				last[gw] = key
+			}
+		}
+	}
 }

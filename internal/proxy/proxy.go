@@ -37,12 +37,14 @@ type Proxy struct {
 	version   uint64
 	rejected  []ir.Rejection
 
-	table     atomic.Pointer[router.Table]
-	certs     atomic.Pointer[map[string]*tls.Certificate]
-	binds     map[string]*ir.Bind
-	upstreams *upstream.Registry
-	listeners *listener.Manager
-	ready     atomic.Bool
+	table atomic.Pointer[router.Table]
+	certs atomic.Pointer[map[string]*tls.Certificate]
+	binds map[string]*ir.Bind
+	// bindFailures counts binds whose socket could not be opened.
+	bindFailures int
+	upstreams    *upstream.Registry
+	listeners    *listener.Manager
+	ready        atomic.Bool
 }
 
 // New returns a proxy with an empty configuration and no open sockets.
@@ -116,7 +118,9 @@ func (p *Proxy) Apply(d ir.Delta) []ir.Rejection {
 	if len(lUp)+len(lRm)+len(rUp)+len(rRm) > 0 {
 		rej = append(rej, p.updateTable(lUp, lRm, rUp, rRm)...)
 	}
-	if bindsChanged {
+	// Failed binds are retried on every delta (a freed port is picked up),
+	// and reported every time, so the control plane's view stays current.
+	if bindsChanged || p.bindFailures > 0 {
 		rej = append(rej, p.reconcileBinds()...)
 	}
 	p.version = d.Version
@@ -209,6 +213,7 @@ func (p *Proxy) reconcileBinds() []ir.Rejection {
 		rej = append(rej, ir.Rejection{ID: ir.ID{Kind: ir.KindBind, Name: name}, Reason: err.Error()})
 	}
 	sort.Slice(rej, func(a, b int) bool { return rej[a].ID.Name < rej[b].ID.Name })
+	p.bindFailures = len(rej)
 	return rej
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"gatehouse.dev/gatehouse/internal/admin"
 	"gatehouse.dev/gatehouse/internal/distribute"
+	"gatehouse.dev/gatehouse/internal/ir"
 	"gatehouse.dev/gatehouse/internal/proxy"
 	"gatehouse.dev/gatehouse/internal/source/file"
 	"gatehouse.dev/gatehouse/internal/status"
@@ -80,7 +81,11 @@ func Start(ctx context.Context, o Options) (*Instance, error) {
 		sub.Close()
 		return nil, err
 	}
-	sub.Report(first.Version, in.Proxy.Apply(first))
+	report := func(version uint64, rej []ir.Rejection) {
+		sub.Report(version, rej)
+		in.Translator.ReportRejections("", rej) // e.g. a port already taken -> listener status
+	}
+	report(first.Version, in.Proxy.Apply(first))
 
 	if o.Admin != "" {
 		if err := in.startAdmin(o.Admin); err != nil {
@@ -99,7 +104,7 @@ func Start(ctx context.Context, o Options) (*Instance, error) {
 	go func() {
 		defer close(in.done)
 		defer sub.Close()
-		_ = in.Proxy.Run(runCtx, sub.Next, sub.Report)
+		_ = in.Proxy.Run(runCtx, sub.Next, report)
 	}()
 	o.Logger.Info("gatehouse started", "config", o.ConfigDir, "resources", in.Hub.Len())
 	return in, nil

@@ -54,6 +54,7 @@ func (t *Translator) finishGateway(ctx *collection.Ctx, g *gatewayResult, routes
 	f := &gatewayFinal{}
 	st := &gwv1.GatewayStatus{}
 	programmed := 0
+	bindErrors := t.bindRejections(ctx, g.Key)
 	for _, l := range g.Listeners {
 		conds := append([]metav1.Condition(nil), l.Conditions...)
 		ready := l.Ready
@@ -66,10 +67,18 @@ func (t *Translator) finishGateway(ctx *collection.Ctx, g *gatewayResult, routes
 			}
 		}
 		if ready {
-			programmed++
-			conds = append(conds, cond(gwv1.ListenerConditionProgrammed, true, gwv1.ListenerReasonProgrammed, "Listener is serving", g.Generation))
+			// The listener stays in the IR even when its proxy could not open
+			// the socket, so the proxy keeps trying (a freed port is picked
+			// up) and the report does not flap.
 			f.Listeners = append(f.Listeners, &ir.Listener{Name: l.Key, Gateway: g.Key, Bind: l.Bind,
 				Hostname: l.Hostname, Protocol: ir.Protocol(l.Protocol), Certificates: l.Certificates})
+		}
+		if msg, failed := bindErrors[l.Bind]; ready && failed {
+			conds[0] = cond(gwv1.ListenerConditionAccepted, false, gwv1.ListenerReasonPortUnavailable, "the proxy cannot listen: "+msg, g.Generation)
+			conds = append(conds, cond(gwv1.ListenerConditionProgrammed, false, gwv1.ListenerReasonInvalid, "the proxy cannot listen on this port", g.Generation))
+		} else if ready {
+			programmed++
+			conds = append(conds, cond(gwv1.ListenerConditionProgrammed, true, gwv1.ListenerReasonProgrammed, "Listener is serving", g.Generation))
 		} else {
 			conds = append(conds, cond(gwv1.ListenerConditionProgrammed, false, gwv1.ListenerReasonInvalid, "Listener is not serving: see its other conditions", g.Generation))
 		}
@@ -137,6 +146,21 @@ func (t *Translator) serviceAddresses(ctx *collection.Ctx, key string) []gwv1.Ga
 	}
 	if len(out) == 0 && svc.Spec.Type != "LoadBalancer" && svc.Spec.ClusterIP != "" && svc.Spec.ClusterIP != "None" {
 		out = append(out, gwv1.GatewayStatusAddress{Type: ptr(gwv1.IPAddressType), Value: svc.Spec.ClusterIP})
+	}
+	return out
+}
+
+// bindRejections returns, by Bind name, why the proxies serving gateway
+// could not open a socket.
+func (t *Translator) bindRejections(ctx *collection.Ctx, gateway string) map[string]string {
+	out := map[string]string{}
+	for _, key := range []string{"", gateway} {
+		rej, _ := collection.Fetch(ctx, t.in.ProxyRejections.Collection, key)
+		for _, r := range rej {
+			if r.ID.Kind == ir.KindBind {
+				out[r.ID.Name] = r.Reason
+			}
+		}
 	}
 	return out
 }

@@ -29,6 +29,9 @@ type Inputs struct {
 	ConfigMaps      *collection.Input[*corev1.ConfigMap]
 	Namespaces      *collection.Input[*corev1.Namespace]
 	StaticBackends  *collection.Input[*v1alpha1.StaticBackend]
+	// ProxyRejections holds what proxies refused, keyed by Gateway
+	// ("namespace/name", or "" for a proxy that serves every Gateway).
+	ProxyRejections *collection.Input[[]ir.Rejection]
 }
 
 // Translator owns the engine and every collection of the translation graph.
@@ -84,6 +87,7 @@ func New(controller string, opts ...Option) *Translator {
 		ConfigMaps:      collection.NewInput[*corev1.ConfigMap](e, "ConfigMap", nil),
 		Namespaces:      collection.NewInput[*corev1.Namespace](e, "Namespace", nil),
 		StaticBackends:  collection.NewInput[*v1alpha1.StaticBackend](e, "StaticBackend", nil),
+		ProxyRejections: collection.NewInput[[]ir.Rejection](e, "ProxyRejections", nil),
 	}
 	t.grantsByNamespace = collection.AddIndex(t.in.ReferenceGrants.Collection, "namespace",
 		func(g *gwv1.ReferenceGrant) []string { return []string{g.Namespace} })
@@ -235,5 +239,20 @@ func (t *Translator) OnSecretRefs(fn func(keys []string)) {
 			keys = append(keys, e.Key)
 		}
 		fn(keys)
+	})
+}
+
+// ReportRejections records what the proxies serving gateway ("namespace/name",
+// or "" for a proxy serving every Gateway) refused in their last answer, so
+// status can say so: a listener whose socket could not be opened (a port
+// already taken) gets Accepted=False with reason PortUnavailable. An empty
+// list clears the report.
+func (t *Translator) ReportRejections(gateway string, rejections []ir.Rejection) {
+	t.engine.Update(func(w *collection.Writer) {
+		if len(rejections) == 0 {
+			t.in.ProxyRejections.Delete(w, gateway)
+			return
+		}
+		t.in.ProxyRejections.Set(w, gateway, append([]ir.Rejection(nil), rejections...))
 	})
 }

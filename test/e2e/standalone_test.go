@@ -263,3 +263,50 @@ func TestNoErrorsWhileRoutesChange(t *testing.T) {
 		t.Fatalf("%d of %d requests failed while routes changed", failures.Load(), total.Load())
 	}
 }
+
+// TestPortAlreadyTaken: a listener whose port another process holds gets
+// Accepted=False/PortUnavailable; the other listener keeps serving; once the
+// port is free, the next config change opens it.
+func TestPortAlreadyTaken(t *testing.T) {
+	h, p := upstream(t, "a")
+	squatter, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	taken := squatter.Addr().(*net.TCPAddr).Port
+	g := startGateway(t, map[string]string{
+		"gateway.yaml": `apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: gatehouse}
+spec: {controllerName: gatehouse.dev/gateway-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  gatewayClassName: gatehouse
+  addresses: [{type: IPAddress, value: 127.0.0.1}]
+  listeners:
+  - {name: free, port: %d, protocol: HTTP}
+  - {name: taken, port: ` + fmt.Sprint(taken) + `, protocol: HTTP}
+`,
+		"backend.yaml": staticBackend("a", h, p),
+		"route.yaml":   routeTo("r", "", "/", "a", p),
+	})
+	eventually(t, "PortUnavailable reported", func() bool {
+		return strings.Contains(g.adminGet("/status"), "PortUnavailable")
+	})
+	if resp, _ := g.get("/", ""); resp.StatusCode != 200 {
+		t.Fatalf("the free listener stopped serving: %d", resp.StatusCode)
+	}
+	squatter.Close()
+	g.write("route.yaml", routeTo("r", "", "/x", "a", p)) // any change retries the bind
+	eventually(t, "freed port served", func() bool {
+		resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/x", taken))
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200 && !strings.Contains(g.adminGet("/status"), "PortUnavailable")
+	})
+}

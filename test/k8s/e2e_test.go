@@ -198,13 +198,15 @@ spec:
 	}
 }
 
-// TestUnservableObjectsGetConditions: a TCP listener and a certificate Secret
-// with garbage get the spec's reasons; the HTTP listener keeps serving.
+// TestUnservableObjectsGetConditions: a TCP listener, a certificate Secret
+// with garbage and a port the proxy cannot open get the spec's reasons; the
+// HTTP listener keeps serving.
 func TestUnservableObjectsGetConditions(t *testing.T) {
 	requireCluster(t)
 	ns := "e2e-bad"
 	apply(t, ns, baseManifests(httpListeners,
 		"  - {name: tcp, port: 9000, protocol: TCP}\n",
+		"  - {name: clash, port: 15000, protocol: HTTP}\n", // the proxy's own admin port
 		"  - {name: https, port: 443, protocol: HTTPS, tls: {certificateRefs: [{name: junk}]}}\n")+
 		"---\n"+route("ok", "ok.example.com", "echo-a")+`---
 apiVersion: v1
@@ -217,7 +219,8 @@ stringData: {tls.crt: "not a certificate", tls.key: "not a key"}
 	waitFor(t, "listener conditions", 30*time.Second, func() (bool, error) {
 		tcp := listenerStatus(t, ns, "gw", "tcp")
 		https := listenerStatus(t, ns, "gw", "https")
-		if tcp == nil || https == nil {
+		clash := listenerStatus(t, ns, "gw", "clash")
+		if tcp == nil || https == nil || clash == nil {
 			return false, fmt.Errorf("listeners missing")
 		}
 		reasons := map[string]string{}
@@ -227,7 +230,11 @@ stringData: {tls.crt: "not a certificate", tls.key: "not a key"}
 		for _, c := range https.Conditions {
 			reasons["https/"+c.Type] = c.Reason
 		}
-		ok := reasons["tcp/Accepted"] == "UnsupportedProtocol" && reasons["https/ResolvedRefs"] == "InvalidCertificateRef"
+		for _, c := range clash.Conditions {
+			reasons["clash/"+c.Type] = c.Reason
+		}
+		ok := reasons["tcp/Accepted"] == "UnsupportedProtocol" && reasons["https/ResolvedRefs"] == "InvalidCertificateRef" &&
+			reasons["clash/Accepted"] == "PortUnavailable"
 		return ok, fmt.Errorf("reasons %v", reasons)
 	})
 	waitFor(t, "HTTP listener still serving", 60*time.Second, func() (bool, error) {
