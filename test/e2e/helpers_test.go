@@ -57,7 +57,10 @@ func upstream(t *testing.T, name string) (host string, port int) {
 	return a.IP.String(), a.Port
 }
 
-const classAndGateway = `apiVersion: gateway.networking.k8s.io/v1
+// gatewayWith returns our GatewayClass and a Gateway "gw" on 127.0.0.1 with
+// the given listener lines, in which %[1]d stands for the test's port.
+func gatewayWith(listeners string) string {
+	return `apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass
 metadata: {name: gatehouse}
 spec: {controllerName: gatehouse.dev/gateway-controller}
@@ -69,8 +72,11 @@ spec:
   gatewayClassName: gatehouse
   addresses: [{type: IPAddress, value: 127.0.0.1}]
   listeners:
-  - {name: http, port: %d, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}
-`
+` + listeners
+}
+
+// classAndGateway has one HTTP listener accepting routes from every namespace.
+var classAndGateway = gatewayWith("  - {name: http, port: %[1]d, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}\n")
 
 // startGateway writes files (name -> content; "%d" in gateway.yaml is the
 // listener port) and starts a standalone instance on them.

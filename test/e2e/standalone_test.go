@@ -151,21 +151,9 @@ func TestHostRoutingAndListenerIsolation(t *testing.T) {
 	ha, pa := upstream(t, "a")
 	hb, pb := upstream(t, "b")
 	g := startGateway(t, map[string]string{
-		"gateway.yaml": `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: gatehouse}
-spec: {controllerName: gatehouse.dev/gateway-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  gatewayClassName: gatehouse
-  addresses: [{type: IPAddress, value: 127.0.0.1}]
-  listeners:
-  - {name: wild, port: %[1]d, protocol: HTTP, hostname: "*.example.com"}
+		"gateway.yaml": gatewayWith(`  - {name: wild, port: %[1]d, protocol: HTTP, hostname: "*.example.com"}
   - {name: exact, port: %[1]d, protocol: HTTP, hostname: "api.example.com"}
-`,
+`),
 		"backends.yaml": staticBackend("a", ha, pa) + "---\n" + staticBackend("b", hb, pb),
 		"routes.yaml": strings.Replace(routeTo("wild", "", "/", "a", pa), "parentRefs: [{name: gw}]", "parentRefs: [{name: gw, sectionName: wild}]", 1) + "---\n" +
 			strings.Replace(routeTo("api", "", "/v1", "b", pb), "parentRefs: [{name: gw}]", "parentRefs: [{name: gw, sectionName: exact}]", 1),
@@ -275,21 +263,9 @@ func TestPortAlreadyTaken(t *testing.T) {
 	}
 	taken := squatter.Addr().(*net.TCPAddr).Port
 	g := startGateway(t, map[string]string{
-		"gateway.yaml": `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: gatehouse}
-spec: {controllerName: gatehouse.dev/gateway-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  gatewayClassName: gatehouse
-  addresses: [{type: IPAddress, value: 127.0.0.1}]
-  listeners:
-  - {name: free, port: %d, protocol: HTTP}
+		"gateway.yaml": gatewayWith(`  - {name: free, port: %d, protocol: HTTP}
   - {name: taken, port: ` + fmt.Sprint(taken) + `, protocol: HTTP}
-`,
+`),
 		"backend.yaml": staticBackend("a", h, p),
 		"route.yaml":   routeTo("r", "", "/", "a", p),
 	})

@@ -67,22 +67,10 @@ func TestTLSTerminationSNIAndRotation(t *testing.T) {
 	aCrt, aKey := certPair(t, 1, "a.example.com")
 	bCrt, bKey := certPair(t, 2, "b.example.com")
 	g := startGateway(t, map[string]string{
-		"gateway.yaml": `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: gatehouse}
-spec: {controllerName: gatehouse.dev/gateway-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  gatewayClassName: gatehouse
-  addresses: [{type: IPAddress, value: 127.0.0.1}]
-  listeners:
-  - {name: a, port: %[1]d, protocol: HTTPS, hostname: a.example.com, tls: {certificateRefs: [{name: a-cert}]}}
+		"gateway.yaml": gatewayWith(`  - {name: a, port: %[1]d, protocol: HTTPS, hostname: a.example.com, tls: {certificateRefs: [{name: a-cert}]}}
   - {name: b, port: %[1]d, protocol: HTTPS, hostname: b.example.com, tls: {certificateRefs: [{name: b-cert}]}}
   - {name: c, port: %[1]d, protocol: HTTPS, hostname: c.example.com, tls: {certificateRefs: [{name: c-cert}]}}
-`,
+`),
 		"secrets.yaml": tlsSecret("a-cert", aCrt, aKey) + "---\n" + tlsSecret("b-cert", bCrt, bKey),
 		"backend.yaml": staticBackend("a", h, p),
 		"route.yaml":   routeTo("r", "", "/", "a", p),

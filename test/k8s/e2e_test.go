@@ -7,8 +7,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -64,41 +62,18 @@ func TestRouteChangeWithoutErrors(t *testing.T) {
 		code, _, err := get(addr, "flip.example.com", "/")
 		return code == 200, err
 	})
-	var failures, total atomic.Int64
-	seen := sync.Map{}
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			code, r, err := get(addr, "flip.example.com", "/")
-			total.Add(1)
-			if err != nil || code != 200 {
-				failures.Add(1)
-				continue
-			}
-			seen.Store(strings.SplitN(r.Pod, "-", 3)[0]+"-"+strings.SplitN(r.Pod, "-", 3)[1], true)
-		}
-	}()
+	l := startLoop(addr, "flip.example.com")
 	for i := 0; i < 10; i++ {
 		svc := []string{"echo-b", "echo-a"}[i%2]
 		apply(t, ns, route("flip", "flip.example.com", svc))
 		time.Sleep(200 * time.Millisecond)
 	}
-	close(stop)
-	<-done
-	if failures.Load() != 0 {
-		t.Fatalf("%d of %d requests failed during route changes", failures.Load(), total.Load())
+	failures, total, seen := l.stop()
+	if failures != 0 {
+		t.Fatalf("%d of %d requests failed during route changes", failures, total)
 	}
-	_, a := seen.Load("echo-a")
-	_, b := seen.Load("echo-b")
-	if !a || !b {
-		t.Fatalf("traffic did not reach both backends (a=%v b=%v) in %d requests", a, b, total.Load())
+	if !seen["echo-a"] || !seen["echo-b"] {
+		t.Fatalf("traffic did not reach both backends (%v) in %d requests", seen, total)
 	}
 }
 
@@ -114,24 +89,7 @@ func TestControllerRestartDropsNothing(t *testing.T) {
 		code, _, err := get(addr, "restart.example.com", "/")
 		return code == 200, err
 	})
-	var failures, total atomic.Int64
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			code, _, err := get(addr, "restart.example.com", "/")
-			total.Add(1)
-			if err != nil || code != 200 {
-				failures.Add(1)
-			}
-		}
-	}()
+	l := startLoop(addr, "restart.example.com")
 	stopController(syscall.SIGKILL)
 	time.Sleep(2 * time.Second) // the proxy serves alone
 	if err := startController(); err != nil {
@@ -143,10 +101,9 @@ func TestControllerRestartDropsNothing(t *testing.T) {
 		code, r, err := get(addr, "after.example.com", "/")
 		return code == 200 && strings.HasPrefix(r.Pod, "echo-b"), err
 	})
-	close(stop)
-	<-done
-	if failures.Load() != 0 || total.Load() == 0 {
-		t.Fatalf("%d of %d requests failed across a controller restart", failures.Load(), total.Load())
+	failures, total, _ := l.stop()
+	if failures != 0 || total == 0 {
+		t.Fatalf("%d of %d requests failed across a controller restart", failures, total)
 	}
 }
 
@@ -350,4 +307,42 @@ func proxyPID(t *testing.T, gateway string) int {
 		}
 	}
 	return -1
+}
+
+// loop is a client sending requests back to back until stopped.
+type loop struct {
+	quit, done      chan struct{}
+	failures, total int64
+	seen            map[string]bool // Deployment names that answered
+}
+
+func startLoop(addr, host string) *loop {
+	l := &loop{quit: make(chan struct{}), done: make(chan struct{}), seen: map[string]bool{}}
+	go func() {
+		defer close(l.done)
+		for {
+			select {
+			case <-l.quit:
+				return
+			default:
+			}
+			code, r, err := get(addr, host, "/")
+			l.total++
+			if err != nil || code != 200 {
+				l.failures++
+				continue
+			}
+			if parts := strings.SplitN(r.Pod, "-", 3); len(parts) == 3 {
+				l.seen[parts[0]+"-"+parts[1]] = true
+			}
+		}
+	}()
+	return l
+}
+
+// stop ends the loop and returns its failures, total and answering backends.
+func (l *loop) stop() (int64, int64, map[string]bool) {
+	close(l.quit)
+	<-l.done
+	return l.failures, l.total, l.seen
 }
