@@ -72,6 +72,23 @@ spec:
 	if err := c.Apply(ctx, append(objs, gwObjs...)...); err != nil {
 		t.Fatalf("apply deploy/ and a Gateway: %v", err)
 	}
+	// The Helm chart, rendered for another release namespace, is accepted
+	// too (there is no helm binary here; renderChart implements the part of
+	// Helm the chart uses).
+	var chartObjs []*unstructured.Unstructured
+	chartObjs = append(chartObjs, decodeUnstructured(t, "apiVersion: v1\nkind: Namespace\nmetadata: {name: gatehouse-helm}\n")...)
+	for _, d := range renderChart(t, release{Name: "gh", Namespace: "gatehouse-helm", Service: "Helm"}, map[string]any{"createGatewayClass": false}) {
+		obj := map[string]any{}
+		if err := yaml.Unmarshal(d.data, &obj); err != nil {
+			t.Fatalf("%s: %v", d.file, err)
+		}
+		if len(obj) > 0 {
+			chartObjs = append(chartObjs, &unstructured.Unstructured{Object: obj})
+		}
+	}
+	if err := c.Apply(ctx, chartObjs...); err != nil {
+		t.Fatalf("apply the rendered Helm chart: %v", err)
+	}
 	dyn, err := dynamic.NewForConfig(c.Config)
 	if err != nil {
 		t.Fatal(err)
