@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"gatehouse.dev/gatehouse/internal/ir"
 	"gatehouse.dev/gatehouse/internal/proxy/filter"
@@ -62,9 +63,31 @@ func (p *Proxy) certificateFor(bind string, hello *tls.ClientHelloInfo) (*tls.Ce
 }
 
 func (h *bindHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	obs := h.p.opts.Observer
+	if obs == nil {
+		h.serve(w, r, nil)
+		return
+	}
+	info := RequestInfo{Start: time.Now(), Bind: h.bind}
+	r = obs.Begin(r)
+	ow := &observedWriter{ResponseWriter: w}
+	h.serve(ow, r, &info)
+	info.Request, info.Duration, info.Status, info.BytesWritten = r, time.Since(info.Start), ow.status, ow.bytes
+	obs.End(&info)
+}
+
+// serve routes and answers one request. info, when not nil, is filled with
+// what an Observer reports.
+func (h *bindHandler) serve(w http.ResponseWriter, r *http.Request, info *RequestInfo) {
 	host := requestHost(r.Host)
 	table := h.p.table.Load()
 	res := table.Match(h.bind, host, r)
+	if info != nil && res.Listener != nil {
+		info.Gateway, info.Listener = res.Listener.Gateway, res.Listener.Name
+		if res.Route != nil {
+			info.Route = res.Route.IR.Name
+		}
+	}
 	if r.TLS != nil && r.TLS.ServerName != "" && res.Listener != nil {
 		// A connection set up for one listener's certificate must not be used
 		// to reach another listener (connection coalescing across hosts).
@@ -77,10 +100,10 @@ func (h *bindHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no route for "+host+r.URL.Path, http.StatusNotFound)
 		return
 	}
-	h.serveRoute(w, r, res)
+	h.serveRoute(w, r, res, info)
 }
 
-func (h *bindHandler) serveRoute(w http.ResponseWriter, r *http.Request, res router.Result) {
+func (h *bindHandler) serveRoute(w http.ResponseWriter, r *http.Request, res router.Result, info *RequestInfo) {
 	rt := res.Route
 	mi := filter.MatchInfo{MatchedPrefix: res.MatchedPrefix, ListenerPort: h.port, Scheme: h.scheme}
 	if rt.Filters.Request(w, r, mi) {
@@ -95,6 +118,9 @@ func (h *bindHandler) serveRoute(w http.ResponseWriter, r *http.Request, res rou
 		h.p.log.Debug("route has no valid backend", "route", rt.IR.Name, "reason", msg)
 		http.Error(w, msg, http.StatusInternalServerError)
 		return
+	}
+	if info != nil {
+		info.Backend = be.IR.Backend
 	}
 	if be.Filters.Request(w, r, mi) {
 		return

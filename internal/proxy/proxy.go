@@ -24,6 +24,9 @@ type Options struct {
 	// MaxMirrorBody is the largest request body buffered to send a mirror
 	// copy; larger bodies are forwarded but not mirrored. Default 1 MiB.
 	MaxMirrorBody int64
+	// Observer, when set, sees every request (metrics, access logs,
+	// tracing).
+	Observer Observer
 }
 
 // Proxy is one data-plane instance.
