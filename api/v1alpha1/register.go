@@ -17,6 +17,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 	scheme.AddKnownTypes(GroupVersion,
 		&StaticBackend{}, &StaticBackendList{},
 		&GatewayParameters{}, &GatewayParametersList{},
+		&TrafficPolicy{}, &TrafficPolicyList{},
 	)
 	metav1.AddToGroupVersion(scheme, GroupVersion)
 	return nil

@@ -81,6 +81,15 @@ func (h *bindHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *bindHandler) serve(w http.ResponseWriter, r *http.Request, info *RequestInfo) {
 	host := requestHost(r.Host)
 	table := h.p.table.Load()
+	var ps policyState
+	defer ps.release()
+	start := time.Now()
+	pset := h.p.policies.Load()
+	if pset.Len() > 0 {
+		if l := table.Listener(h.bind, host); l != nil {
+			h.preRoute(&ps, pset, l, r, start)
+		}
+	}
 	res := table.Match(h.bind, host, r)
 	if info != nil && res.Listener != nil {
 		info.Gateway, info.Listener = res.Listener.Gateway, res.Listener.Name
@@ -100,10 +109,13 @@ func (h *bindHandler) serve(w http.ResponseWriter, r *http.Request, info *Reques
 		http.Error(w, "no route for "+host+r.URL.Path, http.StatusNotFound)
 		return
 	}
-	h.serveRoute(w, r, res, info)
+	if pset.Len() > 0 && !h.authorizeAndTransform(w, r, &ps, pset, res.Listener, res.Route.IR, start) {
+		return
+	}
+	h.serveRoute(w, r, res, info, &ps)
 }
 
-func (h *bindHandler) serveRoute(w http.ResponseWriter, r *http.Request, res router.Result, info *RequestInfo) {
+func (h *bindHandler) serveRoute(w http.ResponseWriter, r *http.Request, res router.Result, info *RequestInfo, ps *policyState) {
 	rt := res.Route
 	mi := filter.MatchInfo{MatchedPrefix: res.MatchedPrefix, ListenerPort: h.port, Scheme: h.scheme}
 	if rt.Filters.Request(w, r, mi) {
@@ -138,6 +150,7 @@ func (h *bindHandler) serveRoute(w http.ResponseWriter, r *http.Request, res rou
 		ModifyResponse: func(hdr http.Header) {
 			be.Filters.Response(hdr, r)
 			rt.Filters.Response(hdr, r)
+			ps.transformResponse(hdr)
 		},
 	})
 }

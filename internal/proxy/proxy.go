@@ -12,6 +12,7 @@ import (
 
 	"gatehouse.dev/gatehouse/internal/ir"
 	"gatehouse.dev/gatehouse/internal/proxy/listener"
+	"gatehouse.dev/gatehouse/internal/proxy/policy"
 	"gatehouse.dev/gatehouse/internal/proxy/router"
 	"gatehouse.dev/gatehouse/internal/proxy/upstream"
 )
@@ -27,6 +28,10 @@ type Options struct {
 	// Observer, when set, sees every request (metrics, access logs,
 	// tracing).
 	Observer Observer
+	// MaxPolicyBody is the largest request body buffered for policies whose
+	// CEL expressions read it (default 2 MiB); expressions see no body
+	// beyond it.
+	MaxPolicyBody int64
 }
 
 // Proxy is one data-plane instance.
@@ -40,9 +45,10 @@ type Proxy struct {
 	version   uint64
 	rejected  []ir.Rejection
 
-	table atomic.Pointer[router.Table]
-	certs atomic.Pointer[map[string]*tls.Certificate]
-	binds map[string]*ir.Bind
+	table    atomic.Pointer[router.Table]
+	policies atomic.Pointer[policy.Set]
+	certs    atomic.Pointer[map[string]*tls.Certificate]
+	binds    map[string]*ir.Bind
 	// bindFailures counts binds whose socket could not be opened.
 	bindFailures int
 	upstreams    *upstream.Registry
@@ -58,12 +64,16 @@ func New(o Options) *Proxy {
 	if o.MaxMirrorBody == 0 {
 		o.MaxMirrorBody = 1 << 20
 	}
+	if o.MaxPolicyBody == 0 {
+		o.MaxPolicyBody = 2 << 20
+	}
 	o.Upstream.Logger = o.Logger
 	o.Listener.Logger = o.Logger
 	p := &Proxy{log: o.Logger, opts: o, resources: map[ir.ID]ir.Resource{}, binds: map[string]*ir.Bind{},
 		upstreams: upstream.NewRegistry(o.Upstream)}
 	empty, _ := router.Build(nil, nil)
 	p.table.Store(empty)
+	p.policies.Store(policy.Empty)
 	noCerts := map[string]*tls.Certificate{}
 	p.certs.Store(&noCerts)
 	p.listeners = listener.NewManager(o.Listener, p.handlerFor, p.certificateFor)
@@ -79,6 +89,8 @@ func (p *Proxy) Apply(d ir.Delta) []ir.Rejection {
 	var rej []ir.Rejection
 	var lUp, rUp []ir.Resource
 	var lRm, rRm []string
+	var pUp []*ir.Policy
+	var pRm []string
 	var bindsChanged bool
 	certs := p.applyCertificates(d, &rej)
 	for _, r := range d.Upserts {
@@ -93,6 +105,8 @@ func (p *Proxy) Apply(d ir.Delta) []ir.Rejection {
 			lUp = append(lUp, v)
 		case *ir.Route:
 			rUp = append(rUp, v)
+		case *ir.Policy:
+			pUp = append(pUp, v)
 		case *ir.Bind:
 			p.binds[v.Name] = v
 			p.resources[v.ResourceID()] = v
@@ -107,6 +121,8 @@ func (p *Proxy) Apply(d ir.Delta) []ir.Rejection {
 			lRm = append(lRm, id.Name)
 		case ir.KindRoute:
 			rRm = append(rRm, id.Name)
+		case ir.KindPolicy:
+			pRm = append(pRm, id.Name)
 		case ir.KindBind:
 			delete(p.binds, id.Name)
 			bindsChanged = true
@@ -117,6 +133,9 @@ func (p *Proxy) Apply(d ir.Delta) []ir.Rejection {
 	}
 	if certs != nil {
 		p.certs.Store(&certs)
+	}
+	if len(pUp)+len(pRm) > 0 {
+		rej = append(rej, p.updatePolicies(pUp, pRm)...)
 	}
 	if len(lUp)+len(lRm)+len(rUp)+len(rRm) > 0 {
 		rej = append(rej, p.updateTable(lUp, lRm, rUp, rRm)...)
@@ -202,6 +221,21 @@ func (p *Proxy) updateTable(lUp []ir.Resource, lRm []string, rUp []ir.Resource, 
 		}
 	}
 	p.table.Store(next)
+	return rej
+}
+
+func (p *Proxy) updatePolicies(up []*ir.Policy, rm []string) []ir.Rejection {
+	next, rej := p.policies.Load().Update(up, rm)
+	bad := map[ir.ID]bool{}
+	for _, r := range rej {
+		bad[r.ID] = true
+	}
+	for _, pol := range up {
+		if !bad[pol.ResourceID()] {
+			p.resources[pol.ResourceID()] = pol
+		}
+	}
+	p.policies.Store(next)
 	return rej
 }
 

@@ -21,6 +21,7 @@ const (
 	KindConfigMap      = "ConfigMap"
 	KindNamespace      = "Namespace"
 	KindStaticBackend  = "StaticBackend"
+	KindTrafficPolicy  = "TrafficPolicy"
 )
 
 // Object is a Kubernetes-style API object (typed, e.g. *gatewayv1.Gateway).

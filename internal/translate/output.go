@@ -52,6 +52,7 @@ func (t *Translator) OnIR(fn func(IRChange)) {
 		}
 		return out
 	}, addList)
+	subscribeIR(t.policies, func(p *policyResult) []ir.Resource { return one(p.IR) }, addList)
 	subscribeIR(t.routes, func(r *routeResult) []ir.Resource {
 		out := make([]ir.Resource, len(r.Rules))
 		for i, rule := range r.Rules {
@@ -119,6 +120,11 @@ func (t *Translator) OnStatus(fn func(StatusChange)) {
 				continue
 			}
 			track(oldS, newS)
+		}
+	})
+	t.policies.Subscribe(func(chs []collection.Change[*policyResult]) {
+		for _, ch := range chs {
+			track(statusOf(ch.Old, func(p *policyResult) *ObjectStatus { return &p.Status }), statusOf(ch.New, func(p *policyResult) *ObjectStatus { return &p.Status }))
 		}
 	})
 	t.engine.AfterBatch(func() {

@@ -3,6 +3,8 @@ package translate
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"gatehouse.dev/gatehouse/api/v1alpha1"
 )
 
 // ObjectStatus is the status translation computed for one object. Exactly one
@@ -16,6 +18,8 @@ type ObjectStatus struct {
 	Gateway      *gwv1.GatewayStatus      `json:"gatewayStatus,omitempty"`
 	// HTTPRoute holds only the status.parents entries of our controller.
 	HTTPRoute *gwv1.HTTPRouteStatus `json:"httpRouteStatus,omitempty"`
+	// TrafficPolicy holds only the status.ancestors entries of our controller.
+	TrafficPolicy *v1alpha1.TrafficPolicyStatus `json:"trafficPolicyStatus,omitempty"`
 }
 
 // Key returns "Kind namespace/name".
@@ -36,7 +40,7 @@ func (s ObjectStatus) less(o ObjectStatus) bool {
 	return s.Name < o.Name
 }
 
-var statusKindOrder = map[string]int{"GatewayClass": 0, "Gateway": 1, "HTTPRoute": 2}
+var statusKindOrder = map[string]int{"GatewayClass": 0, "Gateway": 1, "HTTPRoute": 2, "TrafficPolicy": 3}
 
 // Rejected reports whether any part of the object was not accepted or has
 // references that did not resolve.
@@ -53,6 +57,10 @@ func (s ObjectStatus) Rejected() bool {
 	case s.HTTPRoute != nil:
 		for _, p := range s.HTTPRoute.Parents {
 			conds = append(conds, p.Conditions)
+		}
+	case s.TrafficPolicy != nil:
+		for _, a := range s.TrafficPolicy.Ancestors {
+			conds = append(conds, a.Conditions)
 		}
 	}
 	for _, list := range conds {

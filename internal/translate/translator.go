@@ -1,13 +1,16 @@
 package translate
 
 import (
+	"fmt"
 	"sort"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"gatehouse.dev/gatehouse/api/v1alpha1"
+	"gatehouse.dev/gatehouse/internal/cel"
 	"gatehouse.dev/gatehouse/internal/collection"
 	"gatehouse.dev/gatehouse/internal/ir"
 	"gatehouse.dev/gatehouse/internal/source"
@@ -29,6 +32,7 @@ type Inputs struct {
 	ConfigMaps      *collection.Input[*corev1.ConfigMap]
 	Namespaces      *collection.Input[*corev1.Namespace]
 	StaticBackends  *collection.Input[*v1alpha1.StaticBackend]
+	TrafficPolicies *collection.Input[*v1alpha1.TrafficPolicy]
 	// ProxyRejections holds what proxies refused, keyed by Gateway
 	// ("namespace/name", or "" for a proxy that serves every Gateway).
 	ProxyRejections *collection.Input[[]ir.Rejection]
@@ -56,7 +60,16 @@ type Translator struct {
 	backends      collection.Collection[*ir.Backend]
 	certificates  collection.Collection[*ir.Certificate]
 	secretRefs    collection.Collection[int]
+	policies      collection.Collection[*policyResult]
+
+	// cel compiles policy expressions to validate them (the proxy compiles
+	// them again for itself).
+	cel *cel.Env
 }
+
+// sharedCELEnv is built once: a CEL environment is immutable and safe for
+// concurrent use, and building one costs milliseconds.
+var sharedCELEnv = sync.OnceValues(cel.NewEnv)
 
 // Option configures a Translator.
 type Option func(*Translator)
@@ -76,6 +89,11 @@ func New(controller string, opts ...Option) *Translator {
 	for _, o := range opts {
 		o(t)
 	}
+	env, err := sharedCELEnv()
+	if err != nil {
+		panic(fmt.Sprintf("translate: CEL environment: %v", err)) // a bug, not user input
+	}
+	t.cel = env
 	t.in = Inputs{
 		GatewayClasses:  collection.NewInput[*gwv1.GatewayClass](e, "GatewayClass", nil),
 		Gateways:        collection.NewInput[*gwv1.Gateway](e, "Gateway", nil),
@@ -87,6 +105,7 @@ func New(controller string, opts ...Option) *Translator {
 		ConfigMaps:      collection.NewInput[*corev1.ConfigMap](e, "ConfigMap", nil),
 		Namespaces:      collection.NewInput[*corev1.Namespace](e, "Namespace", nil),
 		StaticBackends:  collection.NewInput[*v1alpha1.StaticBackend](e, "StaticBackend", nil),
+		TrafficPolicies: collection.NewInput[*v1alpha1.TrafficPolicy](e, "TrafficPolicy", nil),
 		ProxyRejections: collection.NewInput[[]ir.Rejection](e, "ProxyRejections", nil),
 	}
 	t.grantsByNamespace = collection.AddIndex(t.in.ReferenceGrants.Collection, "namespace",
@@ -125,6 +144,7 @@ func New(controller string, opts ...Option) *Translator {
 			return t.finishGateway(ctx, g, routesByListener)
 		})
 	t.backends = t.backendCollection(routesByBackend)
+	t.policies = collection.Map(e, "policies", t.in.TrafficPolicies.Collection, nil, t.translatePolicy)
 	return t
 }
 
@@ -161,6 +181,8 @@ func (t *Translator) applyEvent(w *collection.Writer, ev source.Event) {
 		write(w, t.in.Namespaces, key, ev.Object, del)
 	case source.KindStaticBackend:
 		write(w, t.in.StaticBackends, key, ev.Object, del)
+	case source.KindTrafficPolicy:
+		write(w, t.in.TrafficPolicies, key, ev.Object, del)
 	}
 }
 
@@ -209,6 +231,10 @@ func (t *Translator) Snapshot() Snapshot {
 	for _, c := range t.classes.Snapshot() {
 		s.Status = append(s.Status, c.Value.Status)
 	}
+	for _, p := range t.policies.Snapshot() {
+		s.IR = append(s.IR, p.Value.IR)
+		s.Status = append(s.Status, p.Value.Status)
+	}
 	sort.SliceStable(s.IR, func(a, b int) bool {
 		ia, ib := s.IR[a].ResourceID(), s.IR[b].ResourceID()
 		if ia.Kind != ib.Kind {
@@ -220,7 +246,7 @@ func (t *Translator) Snapshot() Snapshot {
 	return s
 }
 
-var kindOrder = map[ir.Kind]int{ir.KindBind: 0, ir.KindListener: 1, ir.KindCertificate: 2, ir.KindRoute: 3, ir.KindBackend: 4}
+var kindOrder = map[ir.Kind]int{ir.KindBind: 0, ir.KindListener: 1, ir.KindCertificate: 2, ir.KindRoute: 3, ir.KindBackend: 4, ir.KindPolicy: 5}
 
 // OnSecretRefs registers fn to receive, after every batch that changed
 // them, the keys ("namespace/name") of Secrets that listeners of our Gateways

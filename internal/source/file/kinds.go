@@ -85,6 +85,11 @@ var kinds = map[string]*kindInfo{
 		newObject: func() source.Object { return &v1alpha1.StaticBackend{} },
 		validate:  validateStaticBackend,
 	},
+	source.KindTrafficPolicy: {
+		apiVersions: []string{v1alpha1.GroupVersion.String()}, namespaced: true,
+		newObject: func() source.Object { return &v1alpha1.TrafficPolicy{} },
+		validate:  validateTrafficPolicy,
+	},
 }
 
 func init() {

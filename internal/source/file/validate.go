@@ -228,3 +228,20 @@ func isHTTPToken(s string) bool {
 	}
 	return true
 }
+
+// validateTrafficPolicy checks what the CRD schema requires: at least one
+// target, each with a kind and a name. CEL expressions are checked by the
+// translator, which reports them in the policy's status.
+func validateTrafficPolicy(obj source.Object) []fieldIssue {
+	p := obj.(*v1alpha1.TrafficPolicy)
+	var issues []fieldIssue
+	if len(p.Spec.TargetRefs) == 0 {
+		issues = append(issues, fieldIssue{"spec.targetRefs", "required: name at least one Gateway or HTTPRoute"})
+	}
+	for i, r := range p.Spec.TargetRefs {
+		if r.Kind == "" || r.Name == "" {
+			issues = append(issues, fieldIssue{fmt.Sprintf("spec.targetRefs[%d]", i), "kind and name are required"})
+		}
+	}
+	return issues
+}

@@ -1,0 +1,185 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
+
+// TrafficPolicyKind is the kind name of TrafficPolicy.
+const TrafficPolicyKind = "TrafficPolicy"
+
+// TrafficPolicy attaches CEL-driven behaviour to Gateways, listeners,
+// HTTPRoutes and route rules (Gateway API policy attachment, GEP-713).
+//
+//	apiVersion: gatehouse.dev/v1alpha1
+//	kind: TrafficPolicy
+//	metadata: {name: api-auth, namespace: default}
+//	spec:
+//	  targetRefs:
+//	  - {group: gateway.networking.k8s.io, kind: HTTPRoute, name: api}
+//	  authorization:
+//	    require: ['request.headers["x-api-key"] == "secret"']
+//	  transformation:
+//	    request:
+//	      set: [{name: x-user-agent-len, value: 'string(size(request.headers["user-agent"]))'}]
+//
+// Precedence (see docs/policies.md): authorization policies at every level
+// all apply (a request must pass each); for transformation and preRouting
+// the most specific target wins (rule, then route, then listener, then
+// Gateway; equal targets: oldest policy, then namespace/name).
+type TrafficPolicy struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   TrafficPolicySpec   `json:"spec"`
+	Status TrafficPolicyStatus `json:"status,omitempty"`
+}
+
+// TrafficPolicySpec is what the policy does and where.
+type TrafficPolicySpec struct {
+	// TargetRefs name the Gateways (sectionName: a listener) and HTTPRoutes
+	// (sectionName: a rule name) the policy applies to, in its namespace.
+	TargetRefs []gwv1.LocalPolicyTargetReferenceWithSectionName `json:"targetRefs"`
+	// Authorization decides whether a request may proceed.
+	Authorization *Authorization `json:"authorization,omitempty"`
+	// Transformation changes requests and responses.
+	Transformation *Transformation `json:"transformation,omitempty"`
+	// PreRouting sets request headers before the route is selected, so
+	// ordinary HTTPRoute header matches can route on computed values (only
+	// for Gateway and listener targets).
+	PreRouting *PreRouting `json:"preRouting,omitempty"`
+}
+
+// Authorization holds CEL rules that must evaluate to bool. A request is
+// denied when any deny rule is true, when a require rule is false, or when
+// allow rules exist and none is true. An expression that fails at run time
+// (e.g. a missing header) counts as false for allow and require and true for
+// deny: authorization fails closed.
+type Authorization struct {
+	Allow   []string `json:"allow,omitempty"`
+	Deny    []string `json:"deny,omitempty"`
+	Require []string `json:"require,omitempty"`
+	// DenyResponse is what a denied request gets (default 403 "forbidden").
+	DenyResponse *DirectResponse `json:"denyResponse,omitempty"`
+}
+
+// DirectResponse is a response the gateway sends itself.
+type DirectResponse struct {
+	Status int32  `json:"status"`
+	Body   string `json:"body,omitempty"`
+}
+
+// Transformation changes the request before it is forwarded and the response
+// before it is returned.
+type Transformation struct {
+	Request  *HeaderTransformation `json:"request,omitempty"`
+	Response *HeaderTransformation `json:"response,omitempty"`
+}
+
+// HeaderTransformation sets, adds and removes headers from CEL expressions
+// that evaluate to string; Body, when set, replaces the body with the value
+// of a CEL expression (string or bytes). An expression that fails at run time
+// leaves its header (or the body) unchanged.
+type HeaderTransformation struct {
+	Set    []CELHeader `json:"set,omitempty"`
+	Add    []CELHeader `json:"add,omitempty"`
+	Remove []string    `json:"remove,omitempty"`
+	Body   string      `json:"body,omitempty"`
+}
+
+// CELHeader is a header name and a CEL expression for its value.
+type CELHeader struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// PreRouting computes request headers before route selection. A header whose
+// expression fails (missing field, non-JSON body) is removed, so a client can
+// never supply it itself.
+type PreRouting struct {
+	SetHeaders []CELHeader `json:"setHeaders"`
+}
+
+// TrafficPolicyStatus follows GEP-713: one entry per ancestor (the Gateways
+// the targets belong to).
+type TrafficPolicyStatus struct {
+	Ancestors []gwv1.PolicyAncestorStatus `json:"ancestors,omitempty"`
+}
+
+// TrafficPolicyList is a list of TrafficPolicies.
+type TrafficPolicyList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []TrafficPolicy `json:"items"`
+}
+
+// DeepCopyInto copies p into out.
+func (p *TrafficPolicy) DeepCopyInto(out *TrafficPolicy) {
+	*out = *p
+	out.TypeMeta = p.TypeMeta
+	p.ObjectMeta.DeepCopyInto(&out.ObjectMeta)
+	out.Spec.TargetRefs = nil
+	for _, r := range p.Spec.TargetRefs {
+		out.Spec.TargetRefs = append(out.Spec.TargetRefs, *r.DeepCopy())
+	}
+	if a := p.Spec.Authorization; a != nil {
+		c := &Authorization{Allow: cloneStrings(a.Allow), Deny: cloneStrings(a.Deny), Require: cloneStrings(a.Require)}
+		if a.DenyResponse != nil {
+			d := *a.DenyResponse
+			c.DenyResponse = &d
+		}
+		out.Spec.Authorization = c
+	}
+	if t := p.Spec.Transformation; t != nil {
+		out.Spec.Transformation = &Transformation{Request: t.Request.deepCopy(), Response: t.Response.deepCopy()}
+	}
+	if pr := p.Spec.PreRouting; pr != nil {
+		out.Spec.PreRouting = &PreRouting{SetHeaders: append([]CELHeader(nil), pr.SetHeaders...)}
+	}
+	out.Status.Ancestors = nil
+	for _, a := range p.Status.Ancestors {
+		out.Status.Ancestors = append(out.Status.Ancestors, *a.DeepCopy())
+	}
+}
+
+func (h *HeaderTransformation) deepCopy() *HeaderTransformation {
+	if h == nil {
+		return nil
+	}
+	return &HeaderTransformation{Set: append([]CELHeader(nil), h.Set...), Add: append([]CELHeader(nil), h.Add...),
+		Remove: cloneStrings(h.Remove), Body: h.Body}
+}
+
+func cloneStrings(s []string) []string {
+	if s == nil {
+		return nil
+	}
+	return append([]string(nil), s...)
+}
+
+// DeepCopy returns a copy of p.
+func (p *TrafficPolicy) DeepCopy() *TrafficPolicy {
+	if p == nil {
+		return nil
+	}
+	out := new(TrafficPolicy)
+	p.DeepCopyInto(out)
+	return out
+}
+
+// DeepCopyObject implements runtime.Object.
+func (p *TrafficPolicy) DeepCopyObject() runtime.Object { return p.DeepCopy() }
+
+// DeepCopyObject implements runtime.Object.
+func (l *TrafficPolicyList) DeepCopyObject() runtime.Object {
+	if l == nil {
+		return nil
+	}
+	out := &TrafficPolicyList{TypeMeta: l.TypeMeta}
+	l.ListMeta.DeepCopyInto(&out.ListMeta)
+	for i := range l.Items {
+		out.Items = append(out.Items, *l.Items[i].DeepCopy())
+	}
+	return out
+}

@@ -1,0 +1,74 @@
+package ir
+
+import "time"
+
+// KindPolicy is the IR kind of a TrafficPolicy.
+const KindPolicy Kind = "Policy"
+
+// Policy is one TrafficPolicy, unmerged: it travels with its target
+// references and the proxy applies it at request time by precedence. Its CEL
+// expressions are carried as text; the control plane has compiled them once
+// to validate, and each proxy compiles them once per config.
+type Policy struct {
+	// Name is "namespace/name".
+	Name string `json:"name"`
+	// Created breaks precedence ties (older first), then Name.
+	Created time.Time `json:"created"`
+	// Targets are the IR objects the policy applies to.
+	Targets []PolicyTarget `json:"targets"`
+	// Authorization rules (all levels apply: a request must pass each).
+	Authorization *PolicyAuthorization `json:"authorization,omitempty"`
+	// RequestHeaders and ResponseHeaders transform headers and bodies.
+	RequestHeaders  *CELTransform `json:"requestHeaders,omitempty"`
+	ResponseHeaders *CELTransform `json:"responseHeaders,omitempty"`
+	// PreRouting sets request headers before route selection.
+	PreRouting []CELHeader `json:"preRouting,omitempty"`
+}
+
+// ResourceID implements Resource.
+func (p *Policy) ResourceID() ID { return ID{KindPolicy, p.Name} }
+
+// PolicyTargetKind is what a policy target names.
+type PolicyTargetKind string
+
+// Policy target kinds, from least to most specific.
+const (
+	TargetGateway  PolicyTargetKind = "Gateway"  // Name: "namespace/gateway"
+	TargetListener PolicyTargetKind = "Listener" // Name: a Listener's Name
+	TargetRoute    PolicyTargetKind = "Route"    // Name: Route.RouteName
+	TargetRule     PolicyTargetKind = "Rule"     // Name: a Route's Name
+)
+
+// PolicyTarget is one object a policy applies to.
+type PolicyTarget struct {
+	Kind PolicyTargetKind `json:"kind"`
+	Name string           `json:"name"`
+}
+
+// PolicyAuthorization holds CEL rules evaluating to bool.
+type PolicyAuthorization struct {
+	Allow   []string `json:"allow,omitempty"`
+	Deny    []string `json:"deny,omitempty"`
+	Require []string `json:"require,omitempty"`
+	// DenyStatus and DenyBody are the response to a denied request.
+	DenyStatus int32  `json:"denyStatus"`
+	DenyBody   string `json:"denyBody,omitempty"`
+	// Invalid, when set, says why the rules did not compile: the proxy then
+	// denies every request to the targets (authorization fails closed).
+	Invalid string `json:"invalid,omitempty"`
+}
+
+// CELTransform sets, adds and removes headers from CEL string expressions;
+// Body, when not empty, is a CEL expression replacing the body.
+type CELTransform struct {
+	Set    []CELHeader `json:"set,omitempty"`
+	Add    []CELHeader `json:"add,omitempty"`
+	Remove []string    `json:"remove,omitempty"`
+	Body   string      `json:"body,omitempty"`
+}
+
+// CELHeader is a header name and the CEL expression of its value.
+type CELHeader struct {
+	Name string `json:"name"`
+	Expr string `json:"expr"`
+}
