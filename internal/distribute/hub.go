@@ -31,6 +31,9 @@ type Hub struct {
 	// listenersByGateway maps "namespace/name" to its listener names, so a new
 	// Gateway view starts without a scan.
 	listenersByGateway map[string]map[string]struct{}
+	// policiesByGateway maps "namespace/name" to the policies that apply to
+	// something of that Gateway.
+	policiesByGateway map[string]map[string]struct{}
 }
 
 // NewHub returns an empty hub.
@@ -41,6 +44,7 @@ func NewHub() *Hub {
 		views:              map[string]*gatewayView{},
 		routesByListener:   map[string]map[string]struct{}{},
 		listenersByGateway: map[string]map[string]struct{}{},
+		policiesByGateway:  map[string]map[string]struct{}{},
 	}
 }
 
@@ -90,6 +94,10 @@ func (h *Hub) index(r ir.Resource) {
 		for _, p := range v.Parents {
 			addToSet(h.routesByListener, p.Listener, v.Name)
 		}
+	case *ir.Policy:
+		for _, g := range v.Gateways {
+			addToSet(h.policiesByGateway, g, v.Name)
+		}
 	}
 }
 
@@ -101,6 +109,10 @@ func (h *Hub) unindex(r ir.Resource) {
 	case *ir.Route:
 		for _, p := range v.Parents {
 			removeFromSet(h.routesByListener, p.Listener, v.Name)
+		}
+	case *ir.Policy:
+		for _, g := range v.Gateways {
+			removeFromSet(h.policiesByGateway, g, v.Name)
 		}
 	}
 }
@@ -170,6 +182,9 @@ func (h *Hub) SubscribeGateway(gateway string) *Subscription {
 		var seed []ir.ID
 		for name := range h.listenersByGateway[gateway] {
 			seed = append(seed, ir.ID{Kind: ir.KindListener, Name: name})
+		}
+		for name := range h.policiesByGateway[gateway] {
+			seed = append(seed, ir.ID{Kind: ir.KindPolicy, Name: name})
 		}
 		v.update(h, seed, nil)
 	}

@@ -10,7 +10,8 @@ import "gatehouse.dev/gatehouse/internal/ir"
 //   - a Listener is visible when it exists and its Gateway is this one;
 //   - a Route is visible when one of its parents is a visible Listener;
 //   - a Bind or Certificate is visible when it exists and a visible Listener
-//     names it; a Backend when it exists and a visible Route references it.
+//     names it; a Backend when it exists and a visible Route references it;
+//   - a Policy is visible when it names this Gateway among its Gateways.
 //
 // Each visible Listener and Route remembers the references it counted, so it
 // can take them back without knowing its previous value.
@@ -162,6 +163,9 @@ func (v *gatewayView) isVisible(h *Hub, id ir.ID) bool {
 		return ok
 	case ir.KindRoute:
 		_, ok := v.routes[id.Name]
+		return ok
+	case ir.KindPolicy:
+		_, ok := h.policiesByGateway[v.gateway][id.Name]
 		return ok
 	}
 	_, exists := h.state[id]

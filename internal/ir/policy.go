@@ -16,6 +16,9 @@ type Policy struct {
 	Created time.Time `json:"created"`
 	// Targets are the IR objects the policy applies to.
 	Targets []PolicyTarget `json:"targets"`
+	// Gateways are the Gateways ("namespace/name") the targets belong to:
+	// only their proxies receive the policy.
+	Gateways []string `json:"gateways"`
 	// Authorization rules (all levels apply: a request must pass each).
 	Authorization *PolicyAuthorization `json:"authorization,omitempty"`
 	// RequestHeaders and ResponseHeaders transform headers and bodies.

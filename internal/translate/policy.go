@@ -44,6 +44,7 @@ func (t *Translator) translatePolicy(ctx *collection.Ctx, key string, p *v1alpha
 	if len(ancestors) == 0 {
 		return nil, false // nothing of ours is targeted: no IR, no status of ours
 	}
+	out.Gateways = sortedKeys(ancestors)
 	var problems []string
 	if a := p.Spec.Authorization; a != nil {
 		out.Authorization = &ir.PolicyAuthorization{Allow: a.Allow, Deny: a.Deny, Require: a.Require, DenyStatus: 403, DenyBody: "forbidden"}

@@ -31,7 +31,7 @@ func KindOf(typeURL string) (ir.Kind, bool) {
 		return "", false
 	}
 	switch k := ir.Kind(name); k {
-	case ir.KindBind, ir.KindListener, ir.KindRoute, ir.KindBackend, ir.KindCertificate:
+	case ir.KindBind, ir.KindListener, ir.KindRoute, ir.KindBackend, ir.KindCertificate, ir.KindPolicy:
 		return k, true
 	}
 	return "", false
@@ -67,6 +67,8 @@ func ToProto(r ir.Resource) (*anypb.Any, error) {
 		m = routeToProto(v)
 	case *ir.Backend:
 		m = backendToProto(v)
+	case *ir.Policy:
+		m = policyToProto(v)
 	default:
 		return nil, fmt.Errorf("wire: unsupported resource type %T", r)
 	}
@@ -114,6 +116,11 @@ func FromProto(a *anypb.Any) (ir.Resource, error) {
 		m := &irv1.Backend{}
 		if err = proto.Unmarshal(a.Value, m); err == nil {
 			r = backendFromProto(m)
+		}
+	case ir.KindPolicy:
+		m := &irv1.Policy{}
+		if err = proto.Unmarshal(a.Value, m); err == nil {
+			r, err = policyFromProto(m)
 		}
 	}
 	if err != nil {

@@ -1566,6 +1566,367 @@ func (x *Rejection) GetReason() string {
 	return ""
 }
 
+// Policy is one TrafficPolicy, unmerged, with its targets (ir.Policy).
+type Policy struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Name            string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Created         *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=created,proto3" json:"created,omitempty"`
+	Targets         []*PolicyTarget        `protobuf:"bytes,3,rep,name=targets,proto3" json:"targets,omitempty"`
+	Authorization   *PolicyAuthorization   `protobuf:"bytes,4,opt,name=authorization,proto3" json:"authorization,omitempty"`
+	RequestHeaders  *CELTransform          `protobuf:"bytes,5,opt,name=request_headers,json=requestHeaders,proto3" json:"request_headers,omitempty"`
+	ResponseHeaders *CELTransform          `protobuf:"bytes,6,opt,name=response_headers,json=responseHeaders,proto3" json:"response_headers,omitempty"`
+	PreRouting      []*CELHeader           `protobuf:"bytes,7,rep,name=pre_routing,json=preRouting,proto3" json:"pre_routing,omitempty"`
+	Gateways        []string               `protobuf:"bytes,8,rep,name=gateways,proto3" json:"gateways,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *Policy) Reset() {
+	*x = Policy{}
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Policy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Policy) ProtoMessage() {}
+
+func (x *Policy) ProtoReflect() protoreflect.Message {
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Policy.ProtoReflect.Descriptor instead.
+func (*Policy) Descriptor() ([]byte, []int) {
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *Policy) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Policy) GetCreated() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Created
+	}
+	return nil
+}
+
+func (x *Policy) GetTargets() []*PolicyTarget {
+	if x != nil {
+		return x.Targets
+	}
+	return nil
+}
+
+func (x *Policy) GetAuthorization() *PolicyAuthorization {
+	if x != nil {
+		return x.Authorization
+	}
+	return nil
+}
+
+func (x *Policy) GetRequestHeaders() *CELTransform {
+	if x != nil {
+		return x.RequestHeaders
+	}
+	return nil
+}
+
+func (x *Policy) GetResponseHeaders() *CELTransform {
+	if x != nil {
+		return x.ResponseHeaders
+	}
+	return nil
+}
+
+func (x *Policy) GetPreRouting() []*CELHeader {
+	if x != nil {
+		return x.PreRouting
+	}
+	return nil
+}
+
+func (x *Policy) GetGateways() []string {
+	if x != nil {
+		return x.Gateways
+	}
+	return nil
+}
+
+// PolicyTarget is one object a policy applies to (ir.PolicyTarget).
+type PolicyTarget struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PolicyTarget) Reset() {
+	*x = PolicyTarget{}
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PolicyTarget) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PolicyTarget) ProtoMessage() {}
+
+func (x *PolicyTarget) ProtoReflect() protoreflect.Message {
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PolicyTarget.ProtoReflect.Descriptor instead.
+func (*PolicyTarget) Descriptor() ([]byte, []int) {
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *PolicyTarget) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *PolicyTarget) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// PolicyAuthorization holds CEL rules (ir.PolicyAuthorization).
+type PolicyAuthorization struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Allow         []string               `protobuf:"bytes,1,rep,name=allow,proto3" json:"allow,omitempty"`
+	Deny          []string               `protobuf:"bytes,2,rep,name=deny,proto3" json:"deny,omitempty"`
+	Require       []string               `protobuf:"bytes,3,rep,name=require,proto3" json:"require,omitempty"`
+	DenyStatus    int32                  `protobuf:"varint,4,opt,name=deny_status,json=denyStatus,proto3" json:"deny_status,omitempty"`
+	DenyBody      string                 `protobuf:"bytes,5,opt,name=deny_body,json=denyBody,proto3" json:"deny_body,omitempty"`
+	Invalid       string                 `protobuf:"bytes,6,opt,name=invalid,proto3" json:"invalid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PolicyAuthorization) Reset() {
+	*x = PolicyAuthorization{}
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PolicyAuthorization) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PolicyAuthorization) ProtoMessage() {}
+
+func (x *PolicyAuthorization) ProtoReflect() protoreflect.Message {
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PolicyAuthorization.ProtoReflect.Descriptor instead.
+func (*PolicyAuthorization) Descriptor() ([]byte, []int) {
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *PolicyAuthorization) GetAllow() []string {
+	if x != nil {
+		return x.Allow
+	}
+	return nil
+}
+
+func (x *PolicyAuthorization) GetDeny() []string {
+	if x != nil {
+		return x.Deny
+	}
+	return nil
+}
+
+func (x *PolicyAuthorization) GetRequire() []string {
+	if x != nil {
+		return x.Require
+	}
+	return nil
+}
+
+func (x *PolicyAuthorization) GetDenyStatus() int32 {
+	if x != nil {
+		return x.DenyStatus
+	}
+	return 0
+}
+
+func (x *PolicyAuthorization) GetDenyBody() string {
+	if x != nil {
+		return x.DenyBody
+	}
+	return ""
+}
+
+func (x *PolicyAuthorization) GetInvalid() string {
+	if x != nil {
+		return x.Invalid
+	}
+	return ""
+}
+
+// CELTransform changes headers and the body from CEL (ir.CELTransform).
+type CELTransform struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Set           []*CELHeader           `protobuf:"bytes,1,rep,name=set,proto3" json:"set,omitempty"`
+	Add           []*CELHeader           `protobuf:"bytes,2,rep,name=add,proto3" json:"add,omitempty"`
+	Remove        []string               `protobuf:"bytes,3,rep,name=remove,proto3" json:"remove,omitempty"`
+	Body          string                 `protobuf:"bytes,4,opt,name=body,proto3" json:"body,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CELTransform) Reset() {
+	*x = CELTransform{}
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CELTransform) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CELTransform) ProtoMessage() {}
+
+func (x *CELTransform) ProtoReflect() protoreflect.Message {
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CELTransform.ProtoReflect.Descriptor instead.
+func (*CELTransform) Descriptor() ([]byte, []int) {
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *CELTransform) GetSet() []*CELHeader {
+	if x != nil {
+		return x.Set
+	}
+	return nil
+}
+
+func (x *CELTransform) GetAdd() []*CELHeader {
+	if x != nil {
+		return x.Add
+	}
+	return nil
+}
+
+func (x *CELTransform) GetRemove() []string {
+	if x != nil {
+		return x.Remove
+	}
+	return nil
+}
+
+func (x *CELTransform) GetBody() string {
+	if x != nil {
+		return x.Body
+	}
+	return ""
+}
+
+// CELHeader is a header name and a CEL expression (ir.CELHeader).
+type CELHeader struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Expr          string                 `protobuf:"bytes,2,opt,name=expr,proto3" json:"expr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CELHeader) Reset() {
+	*x = CELHeader{}
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CELHeader) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CELHeader) ProtoMessage() {}
+
+func (x *CELHeader) ProtoReflect() protoreflect.Message {
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CELHeader.ProtoReflect.Descriptor instead.
+func (*CELHeader) Descriptor() ([]byte, []int) {
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *CELHeader) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CELHeader) GetExpr() string {
+	if x != nil {
+		return x.Expr
+	}
+	return ""
+}
+
 var File_gatehouse_ir_v1_ir_proto protoreflect.FileDescriptor
 
 const file_gatehouse_ir_v1_ir_proto_rawDesc = "" +
@@ -1686,7 +2047,36 @@ const file_gatehouse_ir_v1_ir_proto_rawDesc = "" +
 	"\tRejection\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reasonB8Z6gatehouse.dev/gatehouse/api/proto/gatehouse/ir/v1;irv1b\x06proto3"
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xc2\x03\n" +
+	"\x06Policy\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x124\n" +
+	"\acreated\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\acreated\x127\n" +
+	"\atargets\x18\x03 \x03(\v2\x1d.gatehouse.ir.v1.PolicyTargetR\atargets\x12J\n" +
+	"\rauthorization\x18\x04 \x01(\v2$.gatehouse.ir.v1.PolicyAuthorizationR\rauthorization\x12F\n" +
+	"\x0frequest_headers\x18\x05 \x01(\v2\x1d.gatehouse.ir.v1.CELTransformR\x0erequestHeaders\x12H\n" +
+	"\x10response_headers\x18\x06 \x01(\v2\x1d.gatehouse.ir.v1.CELTransformR\x0fresponseHeaders\x12;\n" +
+	"\vpre_routing\x18\a \x03(\v2\x1a.gatehouse.ir.v1.CELHeaderR\n" +
+	"preRouting\x12\x1a\n" +
+	"\bgateways\x18\b \x03(\tR\bgateways\"6\n" +
+	"\fPolicyTarget\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"\xb1\x01\n" +
+	"\x13PolicyAuthorization\x12\x14\n" +
+	"\x05allow\x18\x01 \x03(\tR\x05allow\x12\x12\n" +
+	"\x04deny\x18\x02 \x03(\tR\x04deny\x12\x18\n" +
+	"\arequire\x18\x03 \x03(\tR\arequire\x12\x1f\n" +
+	"\vdeny_status\x18\x04 \x01(\x05R\n" +
+	"denyStatus\x12\x1b\n" +
+	"\tdeny_body\x18\x05 \x01(\tR\bdenyBody\x12\x18\n" +
+	"\ainvalid\x18\x06 \x01(\tR\ainvalid\"\x96\x01\n" +
+	"\fCELTransform\x12,\n" +
+	"\x03set\x18\x01 \x03(\v2\x1a.gatehouse.ir.v1.CELHeaderR\x03set\x12,\n" +
+	"\x03add\x18\x02 \x03(\v2\x1a.gatehouse.ir.v1.CELHeaderR\x03add\x12\x16\n" +
+	"\x06remove\x18\x03 \x03(\tR\x06remove\x12\x12\n" +
+	"\x04body\x18\x04 \x01(\tR\x04body\"3\n" +
+	"\tCELHeader\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04expr\x18\x02 \x01(\tR\x04exprB8Z6gatehouse.dev/gatehouse/api/proto/gatehouse/ir/v1;irv1b\x06proto3"
 
 var (
 	file_gatehouse_ir_v1_ir_proto_rawDescOnce sync.Once
@@ -1700,7 +2090,7 @@ func file_gatehouse_ir_v1_ir_proto_rawDescGZIP() []byte {
 	return file_gatehouse_ir_v1_ir_proto_rawDescData
 }
 
-var file_gatehouse_ir_v1_ir_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_gatehouse_ir_v1_ir_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_gatehouse_ir_v1_ir_proto_goTypes = []any{
 	(*Bind)(nil),                  // 0: gatehouse.ir.v1.Bind
 	(*Listener)(nil),              // 1: gatehouse.ir.v1.Listener
@@ -1725,11 +2115,16 @@ var file_gatehouse_ir_v1_ir_proto_goTypes = []any{
 	(*Endpoint)(nil),              // 20: gatehouse.ir.v1.Endpoint
 	(*UpstreamTLS)(nil),           // 21: gatehouse.ir.v1.UpstreamTLS
 	(*Rejection)(nil),             // 22: gatehouse.ir.v1.Rejection
-	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 24: google.protobuf.Duration
+	(*Policy)(nil),                // 23: gatehouse.ir.v1.Policy
+	(*PolicyTarget)(nil),          // 24: gatehouse.ir.v1.PolicyTarget
+	(*PolicyAuthorization)(nil),   // 25: gatehouse.ir.v1.PolicyAuthorization
+	(*CELTransform)(nil),          // 26: gatehouse.ir.v1.CELTransform
+	(*CELHeader)(nil),             // 27: gatehouse.ir.v1.CELHeader
+	(*timestamppb.Timestamp)(nil), // 28: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 29: google.protobuf.Duration
 }
 var file_gatehouse_ir_v1_ir_proto_depIdxs = []int32{
-	23, // 0: gatehouse.ir.v1.Route.created:type_name -> google.protobuf.Timestamp
+	28, // 0: gatehouse.ir.v1.Route.created:type_name -> google.protobuf.Timestamp
 	4,  // 1: gatehouse.ir.v1.Route.parents:type_name -> gatehouse.ir.v1.RouteParent
 	5,  // 2: gatehouse.ir.v1.Route.matches:type_name -> gatehouse.ir.v1.Match
 	8,  // 3: gatehouse.ir.v1.Route.filters:type_name -> gatehouse.ir.v1.Filter
@@ -1750,16 +2145,24 @@ var file_gatehouse_ir_v1_ir_proto_depIdxs = []int32{
 	11, // 18: gatehouse.ir.v1.Rewrite.path:type_name -> gatehouse.ir.v1.PathModifier
 	16, // 19: gatehouse.ir.v1.Mirror.backend:type_name -> gatehouse.ir.v1.BackendRef
 	8,  // 20: gatehouse.ir.v1.BackendRef.filters:type_name -> gatehouse.ir.v1.Filter
-	24, // 21: gatehouse.ir.v1.Timeouts.request:type_name -> google.protobuf.Duration
-	24, // 22: gatehouse.ir.v1.Timeouts.backend_request:type_name -> google.protobuf.Duration
+	29, // 21: gatehouse.ir.v1.Timeouts.request:type_name -> google.protobuf.Duration
+	29, // 22: gatehouse.ir.v1.Timeouts.backend_request:type_name -> google.protobuf.Duration
 	19, // 23: gatehouse.ir.v1.Backend.ports:type_name -> gatehouse.ir.v1.BackendPort
 	21, // 24: gatehouse.ir.v1.Backend.tls:type_name -> gatehouse.ir.v1.UpstreamTLS
 	20, // 25: gatehouse.ir.v1.BackendPort.endpoints:type_name -> gatehouse.ir.v1.Endpoint
-	26, // [26:26] is the sub-list for method output_type
-	26, // [26:26] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	28, // 26: gatehouse.ir.v1.Policy.created:type_name -> google.protobuf.Timestamp
+	24, // 27: gatehouse.ir.v1.Policy.targets:type_name -> gatehouse.ir.v1.PolicyTarget
+	25, // 28: gatehouse.ir.v1.Policy.authorization:type_name -> gatehouse.ir.v1.PolicyAuthorization
+	26, // 29: gatehouse.ir.v1.Policy.request_headers:type_name -> gatehouse.ir.v1.CELTransform
+	26, // 30: gatehouse.ir.v1.Policy.response_headers:type_name -> gatehouse.ir.v1.CELTransform
+	27, // 31: gatehouse.ir.v1.Policy.pre_routing:type_name -> gatehouse.ir.v1.CELHeader
+	27, // 32: gatehouse.ir.v1.CELTransform.set:type_name -> gatehouse.ir.v1.CELHeader
+	27, // 33: gatehouse.ir.v1.CELTransform.add:type_name -> gatehouse.ir.v1.CELHeader
+	34, // [34:34] is the sub-list for method output_type
+	34, // [34:34] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_gatehouse_ir_v1_ir_proto_init() }
@@ -1774,7 +2177,7 @@ func file_gatehouse_ir_v1_ir_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gatehouse_ir_v1_ir_proto_rawDesc), len(file_gatehouse_ir_v1_ir_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   23,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
