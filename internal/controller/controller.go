@@ -108,6 +108,7 @@ func New(o Options) (*Controller, error) {
 	}
 	c.Source = src
 	c.Status = status.New(src.Gateway, o.ControllerName, o.Logger)
+	c.Status.Dynamic = src.Dynamic
 	c.Translator.OnIR(func(ch translate.IRChange) { c.Hub.Publish(ch.Upserts, ch.Removes) })
 	c.Translator.OnStatus(func(ch translate.StatusChange) {
 		c.Status.Update(ch)

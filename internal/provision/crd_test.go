@@ -46,6 +46,7 @@ func TestCRDsMatchTypes(t *testing.T) {
 	types := map[string]reflect.Type{
 		v1alpha1.StaticBackendKind:     reflect.TypeFor[v1alpha1.StaticBackend](),
 		v1alpha1.GatewayParametersKind: reflect.TypeFor[v1alpha1.GatewayParameters](),
+		v1alpha1.TrafficPolicyKind:     reflect.TypeFor[v1alpha1.TrafficPolicy](),
 	}
 	if len(crds) != len(types) {
 		t.Errorf("deploy/crds has CRDs for %v, want exactly %v", slices.Sorted(maps.Keys(crds)), slices.Sorted(maps.Keys(types)))

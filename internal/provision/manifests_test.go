@@ -105,8 +105,8 @@ func TestDeployManifests(t *testing.T) {
 		m.gatewayClasses[0].Spec.ControllerName != "gatehouse.dev/gateway-controller" {
 		t.Errorf("GatewayClasses = %+v, want gatehouse with controllerName gatehouse.dev/gateway-controller", m.gatewayClasses)
 	}
-	if len(m.crds) != 2 {
-		t.Errorf("deploy/ has %d CRDs, want 2", len(m.crds))
+	if len(m.crds) != 3 {
+		t.Errorf("deploy/ has %d CRDs, want 3", len(m.crds))
 	}
 	// The kustomization lists every manifest, so `kubectl apply -k deploy`
 	// installs all of it.
@@ -149,7 +149,8 @@ var wantClusterPermissions = func() []string {
 	}
 	add("gateway.networking.k8s.io", statuses, []string{"update", "patch"})
 	add("gateway.networking.k8s.io", []string{"gateways/finalizers"}, []string{"update"})
-	add("gatehouse.dev", []string{"staticbackends", "gatewayparameters"}, read)
+	add("gatehouse.dev", []string{"staticbackends", "gatewayparameters", "trafficpolicies"}, read)
+	add("gatehouse.dev", []string{"trafficpolicies/status"}, []string{"update", "patch"})
 	add("core", []string{"namespaces", "configmaps", "secrets", "services", "serviceaccounts"}, read)
 	add("discovery.k8s.io", []string{"endpointslices"}, read)
 	add("apps", []string{"deployments"}, read)

@@ -106,6 +106,12 @@ func failingConditions(s translate.ObjectStatus) []string {
 				add("parent "+string(p.ParentRef.Name)+": ", c.Type, string(c.Status), c.Reason, c.Message)
 			}
 		}
+	case s.TrafficPolicy != nil:
+		for _, a := range s.TrafficPolicy.Ancestors {
+			for _, c := range a.Conditions {
+				add("ancestor "+string(a.AncestorRef.Name)+": ", c.Type, string(c.Status), c.Reason, c.Message)
+			}
+		}
 	}
 	return out
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/util/workqueue"
 	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
@@ -32,6 +33,10 @@ type Writer struct {
 	mu      sync.Mutex
 	desired map[string]translate.ObjectStatus // by ObjectStatus.Key()
 	removed map[string]bool
+
+	// Dynamic writes the status of our own CRDs (TrafficPolicy); nil
+	// skips them.
+	Dynamic dynamic.Interface
 
 	queue  workqueue.TypedRateLimitingInterface[string]
 	leader atomic.Bool
@@ -158,6 +163,8 @@ func (w *Writer) write(ctx context.Context, key string, st translate.ObjectStatu
 		changed, err = w.writeGateway(ctx, ns, name, st, present)
 	case "HTTPRoute":
 		changed, err = w.writeHTTPRoute(ctx, ns, name, st, present)
+	case "TrafficPolicy":
+		changed, err = w.writeTrafficPolicy(ctx, ns, name, st, present)
 	}
 	if err == nil && changed {
 		w.writes.Add(1)

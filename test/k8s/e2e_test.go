@@ -11,8 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"net/http"
+
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 )
 
 // TestGatewayEndToEnd: a Gateway is provisioned, becomes Programmed with an
@@ -345,4 +350,42 @@ func (l *loop) stop() (int64, int64, map[string]bool) {
 	close(l.quit)
 	<-l.done
 	return l.failures, l.total, l.seen
+}
+
+// TestTrafficPolicy: a TrafficPolicy applied through the API server reaches
+// the proxy (authorization from CEL) and gets GEP-713 ancestor status.
+func TestTrafficPolicy(t *testing.T) {
+	requireCluster(t)
+	ns := "e2e-policy"
+	apply(t, ns, baseManifests()+"---\n"+route("guarded", "guarded.example.com", "echo-a")+`---
+apiVersion: gatehouse.dev/v1alpha1
+kind: TrafficPolicy
+metadata: {name: key-required, namespace: NAMESPACE}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: guarded}]
+  authorization:
+    require: ['request.headers["x-api-key"] == "s3cret"']
+`)
+	addr := gatewayAddress(t, ns, "gw")
+	waitFor(t, "policy enforced", 60*time.Second, func() (bool, error) {
+		code, _, err := get(addr, "guarded.example.com", "/")
+		return code == 403, fmt.Errorf("code %d err %v", code, err)
+	})
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/", nil)
+	req.Host = "guarded.example.com"
+	req.Header.Set("X-Api-Key", "s3cret")
+	resp, err := httpc.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("with the key: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	waitFor(t, "policy ancestor status", 30*time.Second, func() (bool, error) {
+		u, err := dynamic.NewForConfigOrDie(env.cluster.Config).Resource(schema.GroupVersionResource{
+			Group: "gatehouse.dev", Version: "v1alpha1", Resource: "trafficpolicies"}).Namespace(ns).Get(context.Background(), "key-required", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		ancestors, _, _ := unstructured.NestedSlice(u.Object, "status", "ancestors")
+		return len(ancestors) == 1 && strings.Contains(fmt.Sprint(ancestors), "Accepted"), fmt.Errorf("ancestors %v", ancestors)
+	})
 }

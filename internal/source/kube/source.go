@@ -31,8 +31,11 @@ import (
 	"gatehouse.dev/gatehouse/internal/source"
 )
 
-// StaticBackendResource is the GroupVersionResource of our StaticBackend CRD.
-var StaticBackendResource = schema.GroupVersionResource{Group: v1alpha1.GroupName, Version: "v1alpha1", Resource: "staticbackends"}
+// GroupVersionResources of our own CRDs.
+var (
+	StaticBackendResource = schema.GroupVersionResource{Group: v1alpha1.GroupName, Version: "v1alpha1", Resource: "staticbackends"}
+	TrafficPolicyResource = schema.GroupVersionResource{Group: v1alpha1.GroupName, Version: "v1alpha1", Resource: "trafficpolicies"}
+)
 
 // Options configures a Source.
 type Options struct {
@@ -105,6 +108,9 @@ func (s *Source) Run(ctx context.Context) error {
 	sb := dyn.ForResource(StaticBackendResource).Informer()
 	_ = sb.SetTransform(stripObject)
 	s.watch(sb, source.KindStaticBackend)
+	tp := dyn.ForResource(TrafficPolicyResource).Informer()
+	_ = tp.SetTransform(stripObject)
+	s.watch(tp, source.KindTrafficPolicy)
 
 	core.Start(ctx.Done())
 	gw.Start(ctx.Done())
@@ -120,8 +126,8 @@ func (s *Source) Run(ctx context.Context) error {
 			return fmt.Errorf("cache for %v did not sync (are the Gateway API CRDs installed?)", typ)
 		}
 	}
-	if !cache.WaitForCacheSync(ctx.Done(), sb.HasSynced) {
-		return fmt.Errorf("cache for StaticBackends did not sync (is the gatehouse.dev CRD installed?)")
+	if !cache.WaitForCacheSync(ctx.Done(), sb.HasSynced, tp.HasSynced) {
+		return fmt.Errorf("caches for StaticBackends and TrafficPolicies did not sync (are the gatehouse.dev CRDs installed?)")
 	}
 	s.log.Info("informer caches synced")
 	s.flushLoop(ctx)
@@ -182,14 +188,19 @@ func (s *Source) enqueue(kind string, obj any, deleted bool) {
 // our own kinds to their Go types.
 func typed(kind string, obj any) (source.Object, error) {
 	if u, ok := obj.(*unstructured.Unstructured); ok {
-		if kind != source.KindStaticBackend {
+		var out source.Object
+		switch kind {
+		case source.KindStaticBackend:
+			out = &v1alpha1.StaticBackend{}
+		case source.KindTrafficPolicy:
+			out = &v1alpha1.TrafficPolicy{}
+		default:
 			return nil, fmt.Errorf("unexpected unstructured %s", kind)
 		}
-		sb := &v1alpha1.StaticBackend{}
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, sb); err != nil {
-			return nil, fmt.Errorf("StaticBackend %s/%s: %w", u.GetNamespace(), u.GetName(), err)
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, out); err != nil {
+			return nil, fmt.Errorf("%s %s/%s: %w", kind, u.GetNamespace(), u.GetName(), err)
 		}
-		return sb, nil
+		return out, nil
 	}
 	o, ok := obj.(source.Object)
 	if !ok {
