@@ -45,6 +45,8 @@ type TrafficPolicySpec struct {
 	Authorization *Authorization `json:"authorization,omitempty"`
 	// Transformation changes requests and responses.
 	Transformation *Transformation `json:"transformation,omitempty"`
+	// JWT verifies a bearer token and exposes its claims to CEL as `jwt`.
+	JWT *JWTAuthentication `json:"jwt,omitempty"`
 	// PreRouting sets request headers before the route is selected, so
 	// ordinary HTTPRoute header matches can route on computed values (only
 	// for Gateway and listener targets).
@@ -101,6 +103,27 @@ type PreRouting struct {
 	SetHeaders []CELHeader `json:"setHeaders"`
 }
 
+// JWTAuthentication verifies JSON Web Tokens from the Authorization header
+// ("Bearer <token>"). A request without a valid token gets 401, unless
+// Optional is set, in which case it proceeds without claims.
+type JWTAuthentication struct {
+	// Issuer, when set, must equal the token's iss claim.
+	Issuer string `json:"issuer,omitempty"`
+	// Audiences, when set, must contain one of the token's aud values.
+	Audiences []string `json:"audiences,omitempty"`
+	// JWKS holds the keys that sign tokens.
+	JWKS JWKS `json:"jwks"`
+	// Optional lets requests without a token through (a present but invalid
+	// token is still refused).
+	Optional bool `json:"optional,omitempty"`
+}
+
+// JWKS is a JSON Web Key Set, inline or fetched from a URL (and cached).
+type JWKS struct {
+	Inline string `json:"inline,omitempty"`
+	URL    string `json:"url,omitempty"`
+}
+
 // TrafficPolicyStatus follows GEP-713: one entry per ancestor (the Gateways
 // the targets belong to).
 type TrafficPolicyStatus struct {
@@ -136,6 +159,11 @@ func (p *TrafficPolicy) DeepCopyInto(out *TrafficPolicy) {
 	}
 	if pr := p.Spec.PreRouting; pr != nil {
 		out.Spec.PreRouting = &PreRouting{SetHeaders: append([]CELHeader(nil), pr.SetHeaders...)}
+	}
+	if j := p.Spec.JWT; j != nil {
+		c := *j
+		c.Audiences = cloneStrings(j.Audiences)
+		out.Spec.JWT = &c
 	}
 	out.Status.Ancestors = nil
 	for _, a := range p.Status.Ancestors {

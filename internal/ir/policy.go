@@ -26,6 +26,22 @@ type Policy struct {
 	ResponseHeaders *CELTransform `json:"responseHeaders,omitempty"`
 	// PreRouting sets request headers before route selection.
 	PreRouting []CELHeader `json:"preRouting,omitempty"`
+	// JWT verifies bearer tokens (the most specific policy with one wins).
+	JWT *PolicyJWT `json:"jwt,omitempty"`
+}
+
+// PolicyJWT verifies JSON Web Tokens against a key set.
+type PolicyJWT struct {
+	Issuer    string   `json:"issuer,omitempty"`
+	Audiences []string `json:"audiences,omitempty"`
+	// JWKSInline is a JSON Web Key Set; JWKSURL is fetched and cached when
+	// JWKSInline is empty.
+	JWKSInline string `json:"jwksInline,omitempty"`
+	JWKSURL    string `json:"jwksURL,omitempty"`
+	Optional   bool   `json:"optional,omitempty"`
+	// Invalid, when set, says why the key set is unusable: the proxy then
+	// refuses every request to the targets (authentication fails closed).
+	Invalid string `json:"invalid,omitempty"`
 }
 
 // ResourceID implements Resource.

@@ -98,6 +98,13 @@ func (h *bindHandler) authorizeAndTransform(w http.ResponseWriter, r *http.Reque
 	if ps.applicable.Uses().RequestBody {
 		ps.readBody(r, h.p.opts.MaxPolicyBody)
 	}
+	claims, reason, ok := ps.applicable.Authenticate(r)
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		http.Error(w, "unauthorized: "+reason, http.StatusUnauthorized)
+		return false
+	}
+	ctx.JWT = claims
 	if status, body, ok := ps.applicable.Authorize(ctx); !ok {
 		if status < 100 || status > 599 {
 			status = http.StatusForbidden

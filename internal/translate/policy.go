@@ -1,10 +1,12 @@
 package translate
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
 
+	jose "github.com/go-jose/go-jose/v4"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -62,6 +64,13 @@ func (t *Translator) translatePolicy(ctx *collection.Ctx, key string, p *v1alpha
 		problems = append(problems, errs...)
 		out.ResponseHeaders, errs = t.celTransform(tr.Response, "spec.transformation.response")
 		problems = append(problems, errs...)
+	}
+	if j := p.Spec.JWT; j != nil {
+		out.JWT = &ir.PolicyJWT{Issuer: j.Issuer, Audiences: j.Audiences, JWKSInline: j.JWKS.Inline, JWKSURL: j.JWKS.URL, Optional: j.Optional}
+		if err := validateJWKS(j.JWKS); err != "" {
+			problems = append(problems, "spec.jwt.jwks: "+err)
+			out.JWT.Invalid = err // the proxy refuses every request: fails closed
+		}
 	}
 	if pr := p.Spec.PreRouting; pr != nil {
 		hs, errs := t.celHeaders(pr.SetHeaders, "spec.preRouting.setHeaders")
@@ -192,4 +201,28 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// validateJWKS checks that exactly one key source is given and that an
+// inline set parses with at least one key.
+func validateJWKS(j v1alpha1.JWKS) string {
+	switch {
+	case j.Inline == "" && j.URL == "":
+		return "set inline or url"
+	case j.Inline != "" && j.URL != "":
+		return "set only one of inline and url"
+	case j.URL != "":
+		if !strings.HasPrefix(j.URL, "https://") && !strings.HasPrefix(j.URL, "http://") {
+			return fmt.Sprintf("url %q must be http(s)", j.URL)
+		}
+		return ""
+	}
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal([]byte(j.Inline), &set); err != nil {
+		return "inline is not a JSON Web Key Set: " + err.Error()
+	}
+	if len(set.Keys) == 0 {
+		return "inline has no keys"
+	}
+	return ""
 }

@@ -133,3 +133,37 @@ spec:
 		return resp.StatusCode == 200
 	})
 }
+
+// TestJWTPolicy: a TrafficPolicy verifies bearer tokens from an inline key
+// set and authorizes on a claim.
+func TestJWTPolicy(t *testing.T) {
+	h, p := upstream(t, "a")
+	iss := newJWTIssuer(t)
+	g := startGateway(t, map[string]string{
+		"backend.yaml": staticBackend("a", h, p),
+		"route.yaml":   routeTo("r", "", "/", "a", p),
+		"policy.yaml": fmt.Sprintf(`apiVersion: gatehouse.dev/v1alpha1
+kind: TrafficPolicy
+metadata: {name: jwt, namespace: default}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: r}]
+  jwt:
+    issuer: https://issuer.example
+    jwks: {inline: '%s'}
+  authorization:
+    require: ['jwt.sub == "admin"']
+`, iss.jwks),
+	})
+	if resp, _ := g.get("/", ""); resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") == "" {
+		t.Errorf("no token: %d %v, want 401 with WWW-Authenticate", resp.StatusCode, resp.Header)
+	}
+	if resp, _ := g.get("/", "", "Authorization", "Bearer "+iss.sign(t, "https://issuer.example", "bob")); resp.StatusCode != 403 {
+		t.Errorf("valid token, wrong subject: %d, want 403", resp.StatusCode)
+	}
+	if resp, _ := g.get("/", "", "Authorization", "Bearer "+iss.sign(t, "https://evil.example", "admin")); resp.StatusCode != 401 {
+		t.Errorf("wrong issuer: %d, want 401", resp.StatusCode)
+	}
+	if resp, _ := g.get("/", "", "Authorization", "Bearer "+iss.sign(t, "https://issuer.example", "admin")); resp.StatusCode != 200 {
+		t.Errorf("admin token: %d, want 200", resp.StatusCode)
+	}
+}

@@ -18,6 +18,9 @@ func policyToProto(p *ir.Policy) *irv1.Policy {
 	for _, t := range p.Targets {
 		m.Targets = append(m.Targets, &irv1.PolicyTarget{Kind: string(t.Kind), Name: t.Name})
 	}
+	if j := p.JWT; j != nil {
+		m.Jwt = &irv1.PolicyJWT{Issuer: j.Issuer, Audiences: j.Audiences, JwksInline: j.JWKSInline, JwksUrl: j.JWKSURL, Optional: j.Optional, Invalid: j.Invalid}
+	}
 	if a := p.Authorization; a != nil {
 		m.Authorization = &irv1.PolicyAuthorization{Allow: a.Allow, Deny: a.Deny, Require: a.Require,
 			DenyStatus: a.DenyStatus, DenyBody: a.DenyBody, Invalid: a.Invalid}
@@ -36,6 +39,9 @@ func policyFromProto(m *irv1.Policy) (*ir.Policy, error) {
 	}
 	for _, t := range m.Targets {
 		p.Targets = append(p.Targets, ir.PolicyTarget{Kind: ir.PolicyTargetKind(t.Kind), Name: t.Name})
+	}
+	if j := m.Jwt; j != nil {
+		p.JWT = &ir.PolicyJWT{Issuer: j.Issuer, Audiences: j.Audiences, JWKSInline: j.JwksInline, JWKSURL: j.JwksUrl, Optional: j.Optional, Invalid: j.Invalid}
 	}
 	if a := m.Authorization; a != nil {
 		p.Authorization = &ir.PolicyAuthorization{Allow: a.Allow, Deny: a.Deny, Require: a.Require,

@@ -12,16 +12,21 @@ import (
 	"gatehouse.dev/gatehouse/internal/ir"
 )
 
-// Applicable is the list of policies for one request, most specific last.
+// Applicable is the list of policies for one request in increasing
+// precedence: the last one that has a section is the one that wins it.
 type Applicable []*Compiled
 
 // ForRequest returns the policies attached to the Gateway, the listener, the
-// route and the rule a request matched, least specific first.
+// route and the rule a request matched, least specific first; among the
+// policies of one target the oldest comes last, so it wins ties.
 func (s *Set) ForRequest(gateway, listener, route, rule string, buf Applicable) Applicable {
 	buf = buf[:0]
 	for _, t := range [...]ir.PolicyTarget{{Kind: ir.TargetGateway, Name: gateway}, {Kind: ir.TargetListener, Name: listener},
 		{Kind: ir.TargetRoute, Name: route}, {Kind: ir.TargetRule, Name: rule}} {
-		buf = append(buf, s.byTarget[t]...)
+		list := s.byTarget[t] // oldest first
+		for i := len(list) - 1; i >= 0; i-- {
+			buf = append(buf, list[i])
+		}
 	}
 	return buf
 }

@@ -35,6 +35,7 @@ type Compiled struct {
 	preRouting           []header
 	uses                 cel.Uses
 	hasAuth, hasPre      bool
+	jwt                  *jwtVerifier
 }
 
 type header struct {
@@ -127,6 +128,11 @@ func compile(env *cel.Env, p *ir.Policy) (*Compiled, error) {
 		return nil, err
 	}
 	c.hasPre = len(c.preRouting) > 0
+	if p.JWT != nil {
+		if c.jwt, err = newJWTVerifier(p.JWT); err != nil {
+			return nil, fmt.Errorf("policy %s: %w", p.Name, err)
+		}
+	}
 	return c, nil
 }
 

@@ -1577,6 +1577,7 @@ type Policy struct {
 	ResponseHeaders *CELTransform          `protobuf:"bytes,6,opt,name=response_headers,json=responseHeaders,proto3" json:"response_headers,omitempty"`
 	PreRouting      []*CELHeader           `protobuf:"bytes,7,rep,name=pre_routing,json=preRouting,proto3" json:"pre_routing,omitempty"`
 	Gateways        []string               `protobuf:"bytes,8,rep,name=gateways,proto3" json:"gateways,omitempty"`
+	Jwt             *PolicyJWT             `protobuf:"bytes,9,opt,name=jwt,proto3" json:"jwt,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
@@ -1667,6 +1668,98 @@ func (x *Policy) GetGateways() []string {
 	return nil
 }
 
+func (x *Policy) GetJwt() *PolicyJWT {
+	if x != nil {
+		return x.Jwt
+	}
+	return nil
+}
+
+// PolicyJWT verifies JSON Web Tokens (ir.PolicyJWT).
+type PolicyJWT struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Issuer        string                 `protobuf:"bytes,1,opt,name=issuer,proto3" json:"issuer,omitempty"`
+	Audiences     []string               `protobuf:"bytes,2,rep,name=audiences,proto3" json:"audiences,omitempty"`
+	JwksInline    string                 `protobuf:"bytes,3,opt,name=jwks_inline,json=jwksInline,proto3" json:"jwks_inline,omitempty"`
+	JwksUrl       string                 `protobuf:"bytes,4,opt,name=jwks_url,json=jwksUrl,proto3" json:"jwks_url,omitempty"`
+	Optional      bool                   `protobuf:"varint,5,opt,name=optional,proto3" json:"optional,omitempty"`
+	Invalid       string                 `protobuf:"bytes,6,opt,name=invalid,proto3" json:"invalid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PolicyJWT) Reset() {
+	*x = PolicyJWT{}
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PolicyJWT) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PolicyJWT) ProtoMessage() {}
+
+func (x *PolicyJWT) ProtoReflect() protoreflect.Message {
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PolicyJWT.ProtoReflect.Descriptor instead.
+func (*PolicyJWT) Descriptor() ([]byte, []int) {
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *PolicyJWT) GetIssuer() string {
+	if x != nil {
+		return x.Issuer
+	}
+	return ""
+}
+
+func (x *PolicyJWT) GetAudiences() []string {
+	if x != nil {
+		return x.Audiences
+	}
+	return nil
+}
+
+func (x *PolicyJWT) GetJwksInline() string {
+	if x != nil {
+		return x.JwksInline
+	}
+	return ""
+}
+
+func (x *PolicyJWT) GetJwksUrl() string {
+	if x != nil {
+		return x.JwksUrl
+	}
+	return ""
+}
+
+func (x *PolicyJWT) GetOptional() bool {
+	if x != nil {
+		return x.Optional
+	}
+	return false
+}
+
+func (x *PolicyJWT) GetInvalid() string {
+	if x != nil {
+		return x.Invalid
+	}
+	return ""
+}
+
 // PolicyTarget is one object a policy applies to (ir.PolicyTarget).
 type PolicyTarget struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1678,7 +1771,7 @@ type PolicyTarget struct {
 
 func (x *PolicyTarget) Reset() {
 	*x = PolicyTarget{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[24]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1690,7 +1783,7 @@ func (x *PolicyTarget) String() string {
 func (*PolicyTarget) ProtoMessage() {}
 
 func (x *PolicyTarget) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[24]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1703,7 +1796,7 @@ func (x *PolicyTarget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyTarget.ProtoReflect.Descriptor instead.
 func (*PolicyTarget) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{24}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *PolicyTarget) GetKind() string {
@@ -1735,7 +1828,7 @@ type PolicyAuthorization struct {
 
 func (x *PolicyAuthorization) Reset() {
 	*x = PolicyAuthorization{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[25]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1747,7 +1840,7 @@ func (x *PolicyAuthorization) String() string {
 func (*PolicyAuthorization) ProtoMessage() {}
 
 func (x *PolicyAuthorization) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[25]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1760,7 +1853,7 @@ func (x *PolicyAuthorization) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyAuthorization.ProtoReflect.Descriptor instead.
 func (*PolicyAuthorization) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{25}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *PolicyAuthorization) GetAllow() []string {
@@ -1818,7 +1911,7 @@ type CELTransform struct {
 
 func (x *CELTransform) Reset() {
 	*x = CELTransform{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[26]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1830,7 +1923,7 @@ func (x *CELTransform) String() string {
 func (*CELTransform) ProtoMessage() {}
 
 func (x *CELTransform) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[26]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1843,7 +1936,7 @@ func (x *CELTransform) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CELTransform.ProtoReflect.Descriptor instead.
 func (*CELTransform) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{26}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CELTransform) GetSet() []*CELHeader {
@@ -1885,7 +1978,7 @@ type CELHeader struct {
 
 func (x *CELHeader) Reset() {
 	*x = CELHeader{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[27]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1897,7 +1990,7 @@ func (x *CELHeader) String() string {
 func (*CELHeader) ProtoMessage() {}
 
 func (x *CELHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[27]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1910,7 +2003,7 @@ func (x *CELHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CELHeader.ProtoReflect.Descriptor instead.
 func (*CELHeader) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{27}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CELHeader) GetName() string {
@@ -2047,7 +2140,7 @@ const file_gatehouse_ir_v1_ir_proto_rawDesc = "" +
 	"\tRejection\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xc2\x03\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xf0\x03\n" +
 	"\x06Policy\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x124\n" +
 	"\acreated\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\acreated\x127\n" +
@@ -2057,7 +2150,16 @@ const file_gatehouse_ir_v1_ir_proto_rawDesc = "" +
 	"\x10response_headers\x18\x06 \x01(\v2\x1d.gatehouse.ir.v1.CELTransformR\x0fresponseHeaders\x12;\n" +
 	"\vpre_routing\x18\a \x03(\v2\x1a.gatehouse.ir.v1.CELHeaderR\n" +
 	"preRouting\x12\x1a\n" +
-	"\bgateways\x18\b \x03(\tR\bgateways\"6\n" +
+	"\bgateways\x18\b \x03(\tR\bgateways\x12,\n" +
+	"\x03jwt\x18\t \x01(\v2\x1a.gatehouse.ir.v1.PolicyJWTR\x03jwt\"\xb3\x01\n" +
+	"\tPolicyJWT\x12\x16\n" +
+	"\x06issuer\x18\x01 \x01(\tR\x06issuer\x12\x1c\n" +
+	"\taudiences\x18\x02 \x03(\tR\taudiences\x12\x1f\n" +
+	"\vjwks_inline\x18\x03 \x01(\tR\n" +
+	"jwksInline\x12\x19\n" +
+	"\bjwks_url\x18\x04 \x01(\tR\ajwksUrl\x12\x1a\n" +
+	"\boptional\x18\x05 \x01(\bR\boptional\x12\x18\n" +
+	"\ainvalid\x18\x06 \x01(\tR\ainvalid\"6\n" +
 	"\fPolicyTarget\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\"\xb1\x01\n" +
@@ -2090,7 +2192,7 @@ func file_gatehouse_ir_v1_ir_proto_rawDescGZIP() []byte {
 	return file_gatehouse_ir_v1_ir_proto_rawDescData
 }
 
-var file_gatehouse_ir_v1_ir_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_gatehouse_ir_v1_ir_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_gatehouse_ir_v1_ir_proto_goTypes = []any{
 	(*Bind)(nil),                  // 0: gatehouse.ir.v1.Bind
 	(*Listener)(nil),              // 1: gatehouse.ir.v1.Listener
@@ -2116,15 +2218,16 @@ var file_gatehouse_ir_v1_ir_proto_goTypes = []any{
 	(*UpstreamTLS)(nil),           // 21: gatehouse.ir.v1.UpstreamTLS
 	(*Rejection)(nil),             // 22: gatehouse.ir.v1.Rejection
 	(*Policy)(nil),                // 23: gatehouse.ir.v1.Policy
-	(*PolicyTarget)(nil),          // 24: gatehouse.ir.v1.PolicyTarget
-	(*PolicyAuthorization)(nil),   // 25: gatehouse.ir.v1.PolicyAuthorization
-	(*CELTransform)(nil),          // 26: gatehouse.ir.v1.CELTransform
-	(*CELHeader)(nil),             // 27: gatehouse.ir.v1.CELHeader
-	(*timestamppb.Timestamp)(nil), // 28: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 29: google.protobuf.Duration
+	(*PolicyJWT)(nil),             // 24: gatehouse.ir.v1.PolicyJWT
+	(*PolicyTarget)(nil),          // 25: gatehouse.ir.v1.PolicyTarget
+	(*PolicyAuthorization)(nil),   // 26: gatehouse.ir.v1.PolicyAuthorization
+	(*CELTransform)(nil),          // 27: gatehouse.ir.v1.CELTransform
+	(*CELHeader)(nil),             // 28: gatehouse.ir.v1.CELHeader
+	(*timestamppb.Timestamp)(nil), // 29: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 30: google.protobuf.Duration
 }
 var file_gatehouse_ir_v1_ir_proto_depIdxs = []int32{
-	28, // 0: gatehouse.ir.v1.Route.created:type_name -> google.protobuf.Timestamp
+	29, // 0: gatehouse.ir.v1.Route.created:type_name -> google.protobuf.Timestamp
 	4,  // 1: gatehouse.ir.v1.Route.parents:type_name -> gatehouse.ir.v1.RouteParent
 	5,  // 2: gatehouse.ir.v1.Route.matches:type_name -> gatehouse.ir.v1.Match
 	8,  // 3: gatehouse.ir.v1.Route.filters:type_name -> gatehouse.ir.v1.Filter
@@ -2145,24 +2248,25 @@ var file_gatehouse_ir_v1_ir_proto_depIdxs = []int32{
 	11, // 18: gatehouse.ir.v1.Rewrite.path:type_name -> gatehouse.ir.v1.PathModifier
 	16, // 19: gatehouse.ir.v1.Mirror.backend:type_name -> gatehouse.ir.v1.BackendRef
 	8,  // 20: gatehouse.ir.v1.BackendRef.filters:type_name -> gatehouse.ir.v1.Filter
-	29, // 21: gatehouse.ir.v1.Timeouts.request:type_name -> google.protobuf.Duration
-	29, // 22: gatehouse.ir.v1.Timeouts.backend_request:type_name -> google.protobuf.Duration
+	30, // 21: gatehouse.ir.v1.Timeouts.request:type_name -> google.protobuf.Duration
+	30, // 22: gatehouse.ir.v1.Timeouts.backend_request:type_name -> google.protobuf.Duration
 	19, // 23: gatehouse.ir.v1.Backend.ports:type_name -> gatehouse.ir.v1.BackendPort
 	21, // 24: gatehouse.ir.v1.Backend.tls:type_name -> gatehouse.ir.v1.UpstreamTLS
 	20, // 25: gatehouse.ir.v1.BackendPort.endpoints:type_name -> gatehouse.ir.v1.Endpoint
-	28, // 26: gatehouse.ir.v1.Policy.created:type_name -> google.protobuf.Timestamp
-	24, // 27: gatehouse.ir.v1.Policy.targets:type_name -> gatehouse.ir.v1.PolicyTarget
-	25, // 28: gatehouse.ir.v1.Policy.authorization:type_name -> gatehouse.ir.v1.PolicyAuthorization
-	26, // 29: gatehouse.ir.v1.Policy.request_headers:type_name -> gatehouse.ir.v1.CELTransform
-	26, // 30: gatehouse.ir.v1.Policy.response_headers:type_name -> gatehouse.ir.v1.CELTransform
-	27, // 31: gatehouse.ir.v1.Policy.pre_routing:type_name -> gatehouse.ir.v1.CELHeader
-	27, // 32: gatehouse.ir.v1.CELTransform.set:type_name -> gatehouse.ir.v1.CELHeader
-	27, // 33: gatehouse.ir.v1.CELTransform.add:type_name -> gatehouse.ir.v1.CELHeader
-	34, // [34:34] is the sub-list for method output_type
-	34, // [34:34] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	29, // 26: gatehouse.ir.v1.Policy.created:type_name -> google.protobuf.Timestamp
+	25, // 27: gatehouse.ir.v1.Policy.targets:type_name -> gatehouse.ir.v1.PolicyTarget
+	26, // 28: gatehouse.ir.v1.Policy.authorization:type_name -> gatehouse.ir.v1.PolicyAuthorization
+	27, // 29: gatehouse.ir.v1.Policy.request_headers:type_name -> gatehouse.ir.v1.CELTransform
+	27, // 30: gatehouse.ir.v1.Policy.response_headers:type_name -> gatehouse.ir.v1.CELTransform
+	28, // 31: gatehouse.ir.v1.Policy.pre_routing:type_name -> gatehouse.ir.v1.CELHeader
+	24, // 32: gatehouse.ir.v1.Policy.jwt:type_name -> gatehouse.ir.v1.PolicyJWT
+	28, // 33: gatehouse.ir.v1.CELTransform.set:type_name -> gatehouse.ir.v1.CELHeader
+	28, // 34: gatehouse.ir.v1.CELTransform.add:type_name -> gatehouse.ir.v1.CELHeader
+	35, // [35:35] is the sub-list for method output_type
+	35, // [35:35] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_gatehouse_ir_v1_ir_proto_init() }
@@ -2177,7 +2281,7 @@ func file_gatehouse_ir_v1_ir_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gatehouse_ir_v1_ir_proto_rawDesc), len(file_gatehouse_ir_v1_ir_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   28,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
