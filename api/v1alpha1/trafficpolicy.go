@@ -45,6 +45,8 @@ type TrafficPolicySpec struct {
 	Authorization *Authorization `json:"authorization,omitempty"`
 	// Transformation changes requests and responses.
 	Transformation *Transformation `json:"transformation,omitempty"`
+	// AccessLog writes one JSON line per request with CEL-defined fields.
+	AccessLog *AccessLog `json:"accessLog,omitempty"`
 	// JWT verifies a bearer token and exposes its claims to CEL as `jwt`.
 	JWT *JWTAuthentication `json:"jwt,omitempty"`
 	// PreRouting sets request headers before the route is selected, so
@@ -103,6 +105,15 @@ type PreRouting struct {
 	SetHeaders []CELHeader `json:"setHeaders"`
 }
 
+// AccessLog defines access-log lines: each field is a CEL expression over
+// the request and response (any type; rendered as JSON); Filter, when set,
+// must be true for a line to be written. A field that fails is omitted; a
+// filter that fails writes the line (losing a log line hides problems).
+type AccessLog struct {
+	Fields []CELHeader `json:"fields"`
+	Filter string      `json:"filter,omitempty"`
+}
+
 // JWTAuthentication verifies JSON Web Tokens from the Authorization header
 // ("Bearer <token>"). A request without a valid token gets 401, unless
 // Optional is set, in which case it proceeds without claims.
@@ -159,6 +170,9 @@ func (p *TrafficPolicy) DeepCopyInto(out *TrafficPolicy) {
 	}
 	if pr := p.Spec.PreRouting; pr != nil {
 		out.Spec.PreRouting = &PreRouting{SetHeaders: append([]CELHeader(nil), pr.SetHeaders...)}
+	}
+	if al := p.Spec.AccessLog; al != nil {
+		out.Spec.AccessLog = &AccessLog{Fields: append([]CELHeader(nil), al.Fields...), Filter: al.Filter}
 	}
 	if j := p.Spec.JWT; j != nil {
 		c := *j

@@ -28,6 +28,15 @@ type Policy struct {
 	PreRouting []CELHeader `json:"preRouting,omitempty"`
 	// JWT verifies bearer tokens (the most specific policy with one wins).
 	JWT *PolicyJWT `json:"jwt,omitempty"`
+	// AccessLog defines access-log lines (the most specific one wins).
+	AccessLog *PolicyAccessLog `json:"accessLog,omitempty"`
+}
+
+// PolicyAccessLog is a set of CEL fields and an optional CEL filter.
+type PolicyAccessLog struct {
+	// Fields' Name is the JSON key, Expr the CEL expression.
+	Fields []CELHeader `json:"fields"`
+	Filter string      `json:"filter,omitempty"`
 }
 
 // PolicyJWT verifies JSON Web Tokens against a key set.

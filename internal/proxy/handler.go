@@ -112,6 +112,12 @@ func (h *bindHandler) serve(w http.ResponseWriter, r *http.Request, info *Reques
 	if pset.Len() > 0 && !h.authorizeAndTransform(w, r, &ps, pset, res.Listener, res.Route.IR, start) {
 		return
 	}
+	if ps.applicable.HasAccessLog() {
+		ow := &observedWriter{ResponseWriter: w}
+		h.serveRoute(ow, r, res, info, &ps)
+		h.writeAccessLog(&ps, ow.status, ow.bytes, start)
+		return
+	}
 	h.serveRoute(w, r, res, info, &ps)
 }
 

@@ -126,3 +126,17 @@ func (ps *policyState) transformResponse(hdr http.Header) {
 	ps.ctx.Response = &cel.ResponseInfo{Headers: hdr}
 	ps.applicable.TransformResponse(ps.ctx, hdr)
 }
+
+// writeAccessLog writes the access-log line of the most specific policy with
+// an access-log section, once the response is complete.
+func (h *bindHandler) writeAccessLog(ps *policyState, status int, size int64, start time.Time) {
+	if ps.ctx == nil {
+		return
+	}
+	ps.ctx.Response = &cel.ResponseInfo{Code: status, Size: size, Duration: time.Since(start)}
+	if line := ps.applicable.AccessLogLine(ps.ctx, start); line != nil {
+		h.p.accessLogMu.Lock()
+		_, _ = h.p.accessLog.Write(line)
+		h.p.accessLogMu.Unlock()
+	}
+}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -28,6 +30,9 @@ type Options struct {
 	// Observer, when set, sees every request (metrics, access logs,
 	// tracing).
 	Observer Observer
+	// AccessLog receives TrafficPolicy access-log lines (JSON, one per line);
+	// default os.Stdout.
+	AccessLog io.Writer
 	// MaxPolicyBody is the largest request body buffered for policies whose
 	// CEL expressions read it (default 2 MiB); expressions see no body
 	// beyond it.
@@ -38,6 +43,9 @@ type Options struct {
 type Proxy struct {
 	log  *slog.Logger
 	opts Options
+
+	accessLog   io.Writer
+	accessLogMu sync.Mutex
 
 	// mu serialises Apply; requests never take it.
 	mu        sync.Mutex
@@ -67,9 +75,12 @@ func New(o Options) *Proxy {
 	if o.MaxPolicyBody == 0 {
 		o.MaxPolicyBody = 2 << 20
 	}
+	if o.AccessLog == nil {
+		o.AccessLog = os.Stdout
+	}
 	o.Upstream.Logger = o.Logger
 	o.Listener.Logger = o.Logger
-	p := &Proxy{log: o.Logger, opts: o, resources: map[ir.ID]ir.Resource{}, binds: map[string]*ir.Bind{},
+	p := &Proxy{log: o.Logger, opts: o, accessLog: o.AccessLog, resources: map[ir.ID]ir.Resource{}, binds: map[string]*ir.Bind{},
 		upstreams: upstream.NewRegistry(o.Upstream)}
 	empty, _ := router.Build(nil, nil)
 	p.table.Store(empty)

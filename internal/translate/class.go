@@ -26,6 +26,9 @@ func (t *Translator) translateClass(_ *collection.Ctx, key string, gc *gwv1.Gate
 			"spec.parametersRef is not supported yet: remove it", gc.Generation)
 	}
 	st.Conditions = append(st.Conditions, c)
+	if c.Status == "True" {
+		st.SupportedFeatures = supportedFeatures()
+	}
 	return &classResult{Name: key, Status: ObjectStatus{Kind: "GatewayClass", Name: gc.Name, GatewayClass: st}}, true
 }
 

@@ -65,6 +65,9 @@ func (t *Translator) translatePolicy(ctx *collection.Ctx, key string, p *v1alpha
 		out.ResponseHeaders, errs = t.celTransform(tr.Response, "spec.transformation.response")
 		problems = append(problems, errs...)
 	}
+	if al := p.Spec.AccessLog; al != nil {
+		out.AccessLog, problems = t.accessLog(al, problems)
+	}
 	if j := p.Spec.JWT; j != nil {
 		out.JWT = &ir.PolicyJWT{Issuer: j.Issuer, Audiences: j.Audiences, JWKSInline: j.JWKS.Inline, JWKSURL: j.JWKS.URL, Optional: j.Optional}
 		if err := validateJWKS(j.JWKS); err != "" {
@@ -225,4 +228,29 @@ func validateJWKS(j v1alpha1.JWKS) string {
 		return "inline has no keys"
 	}
 	return ""
+}
+
+// accessLog compiles access-log fields (any type) and the filter (bool); a
+// section with an error is left out and reported.
+func (t *Translator) accessLog(al *v1alpha1.AccessLog, problems []string) (*ir.PolicyAccessLog, []string) {
+	out := &ir.PolicyAccessLog{Filter: al.Filter}
+	bad := false
+	for i, f := range al.Fields {
+		if _, err := t.cel.Compile(f.Value, cel.AnyType); err != nil {
+			problems = append(problems, fmt.Sprintf("spec.accessLog.fields[%d] (%s): %v", i, f.Name, err))
+			bad = true
+			continue
+		}
+		out.Fields = append(out.Fields, ir.CELHeader{Name: f.Name, Expr: f.Value})
+	}
+	if al.Filter != "" {
+		if _, err := t.cel.Compile(al.Filter, cel.BoolType); err != nil {
+			problems = append(problems, fmt.Sprintf("spec.accessLog.filter: %v", err))
+			bad = true
+		}
+	}
+	if bad {
+		return nil, problems
+	}
+	return out, problems
 }

@@ -18,6 +18,9 @@ func policyToProto(p *ir.Policy) *irv1.Policy {
 	for _, t := range p.Targets {
 		m.Targets = append(m.Targets, &irv1.PolicyTarget{Kind: string(t.Kind), Name: t.Name})
 	}
+	if al := p.AccessLog; al != nil {
+		m.AccessLog = &irv1.PolicyAccessLog{Fields: celHeadersToProto(al.Fields), Filter: al.Filter}
+	}
 	if j := p.JWT; j != nil {
 		m.Jwt = &irv1.PolicyJWT{Issuer: j.Issuer, Audiences: j.Audiences, JwksInline: j.JWKSInline, JwksUrl: j.JWKSURL, Optional: j.Optional, Invalid: j.Invalid}
 	}
@@ -39,6 +42,9 @@ func policyFromProto(m *irv1.Policy) (*ir.Policy, error) {
 	}
 	for _, t := range m.Targets {
 		p.Targets = append(p.Targets, ir.PolicyTarget{Kind: ir.PolicyTargetKind(t.Kind), Name: t.Name})
+	}
+	if al := m.AccessLog; al != nil {
+		p.AccessLog = &ir.PolicyAccessLog{Fields: celHeadersFromProto(al.Fields), Filter: al.Filter}
 	}
 	if j := m.Jwt; j != nil {
 		p.JWT = &ir.PolicyJWT{Issuer: j.Issuer, Audiences: j.Audiences, JWKSInline: j.JwksInline, JWKSURL: j.JwksUrl, Optional: j.Optional, Invalid: j.Invalid}

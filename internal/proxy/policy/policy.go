@@ -12,6 +12,7 @@ package policy
 import (
 	"fmt"
 	"net/http"
+	"reflect"
 	"sort"
 	"sync"
 
@@ -36,6 +37,7 @@ type Compiled struct {
 	uses                 cel.Uses
 	hasAuth, hasPre      bool
 	jwt                  *jwtVerifier
+	accessLog            *accessLog
 }
 
 type header struct {
@@ -50,6 +52,9 @@ type transform struct {
 }
 
 var sharedEnv = sync.OnceValues(cel.NewEnv)
+
+// anyType converts CEL values to their natural Go value for JSON.
+var anyType = reflect.TypeFor[any]()
 
 // Empty is a Set with no policies.
 var Empty = &Set{byTarget: map[ir.PolicyTarget][]*Compiled{}, all: map[string]*Compiled{}}
@@ -128,6 +133,9 @@ func compile(env *cel.Env, p *ir.Policy) (*Compiled, error) {
 		return nil, err
 	}
 	c.hasPre = len(c.preRouting) > 0
+	if err = c.compileAccessLog(env, p.AccessLog); err != nil {
+		return nil, fmt.Errorf("policy %s: access log: %w", p.Name, err)
+	}
 	if p.JWT != nil {
 		if c.jwt, err = newJWTVerifier(p.JWT); err != nil {
 			return nil, fmt.Errorf("policy %s: %w", p.Name, err)

@@ -1578,6 +1578,7 @@ type Policy struct {
 	PreRouting      []*CELHeader           `protobuf:"bytes,7,rep,name=pre_routing,json=preRouting,proto3" json:"pre_routing,omitempty"`
 	Gateways        []string               `protobuf:"bytes,8,rep,name=gateways,proto3" json:"gateways,omitempty"`
 	Jwt             *PolicyJWT             `protobuf:"bytes,9,opt,name=jwt,proto3" json:"jwt,omitempty"`
+	AccessLog       *PolicyAccessLog       `protobuf:"bytes,10,opt,name=access_log,json=accessLog,proto3" json:"access_log,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
@@ -1675,6 +1676,66 @@ func (x *Policy) GetJwt() *PolicyJWT {
 	return nil
 }
 
+func (x *Policy) GetAccessLog() *PolicyAccessLog {
+	if x != nil {
+		return x.AccessLog
+	}
+	return nil
+}
+
+// PolicyAccessLog defines access-log lines (ir.PolicyAccessLog).
+type PolicyAccessLog struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Fields        []*CELHeader           `protobuf:"bytes,1,rep,name=fields,proto3" json:"fields,omitempty"`
+	Filter        string                 `protobuf:"bytes,2,opt,name=filter,proto3" json:"filter,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PolicyAccessLog) Reset() {
+	*x = PolicyAccessLog{}
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PolicyAccessLog) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PolicyAccessLog) ProtoMessage() {}
+
+func (x *PolicyAccessLog) ProtoReflect() protoreflect.Message {
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PolicyAccessLog.ProtoReflect.Descriptor instead.
+func (*PolicyAccessLog) Descriptor() ([]byte, []int) {
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *PolicyAccessLog) GetFields() []*CELHeader {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+func (x *PolicyAccessLog) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
 // PolicyJWT verifies JSON Web Tokens (ir.PolicyJWT).
 type PolicyJWT struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1690,7 +1751,7 @@ type PolicyJWT struct {
 
 func (x *PolicyJWT) Reset() {
 	*x = PolicyJWT{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[24]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1702,7 +1763,7 @@ func (x *PolicyJWT) String() string {
 func (*PolicyJWT) ProtoMessage() {}
 
 func (x *PolicyJWT) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[24]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1715,7 +1776,7 @@ func (x *PolicyJWT) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyJWT.ProtoReflect.Descriptor instead.
 func (*PolicyJWT) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{24}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *PolicyJWT) GetIssuer() string {
@@ -1771,7 +1832,7 @@ type PolicyTarget struct {
 
 func (x *PolicyTarget) Reset() {
 	*x = PolicyTarget{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[25]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1783,7 +1844,7 @@ func (x *PolicyTarget) String() string {
 func (*PolicyTarget) ProtoMessage() {}
 
 func (x *PolicyTarget) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[25]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1796,7 +1857,7 @@ func (x *PolicyTarget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyTarget.ProtoReflect.Descriptor instead.
 func (*PolicyTarget) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{25}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *PolicyTarget) GetKind() string {
@@ -1828,7 +1889,7 @@ type PolicyAuthorization struct {
 
 func (x *PolicyAuthorization) Reset() {
 	*x = PolicyAuthorization{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[26]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1840,7 +1901,7 @@ func (x *PolicyAuthorization) String() string {
 func (*PolicyAuthorization) ProtoMessage() {}
 
 func (x *PolicyAuthorization) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[26]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1853,7 +1914,7 @@ func (x *PolicyAuthorization) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyAuthorization.ProtoReflect.Descriptor instead.
 func (*PolicyAuthorization) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{26}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *PolicyAuthorization) GetAllow() []string {
@@ -1911,7 +1972,7 @@ type CELTransform struct {
 
 func (x *CELTransform) Reset() {
 	*x = CELTransform{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[27]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1923,7 +1984,7 @@ func (x *CELTransform) String() string {
 func (*CELTransform) ProtoMessage() {}
 
 func (x *CELTransform) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[27]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1936,7 +1997,7 @@ func (x *CELTransform) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CELTransform.ProtoReflect.Descriptor instead.
 func (*CELTransform) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{27}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CELTransform) GetSet() []*CELHeader {
@@ -1978,7 +2039,7 @@ type CELHeader struct {
 
 func (x *CELHeader) Reset() {
 	*x = CELHeader{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[28]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1990,7 +2051,7 @@ func (x *CELHeader) String() string {
 func (*CELHeader) ProtoMessage() {}
 
 func (x *CELHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[28]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2003,7 +2064,7 @@ func (x *CELHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CELHeader.ProtoReflect.Descriptor instead.
 func (*CELHeader) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{28}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CELHeader) GetName() string {
@@ -2140,7 +2201,7 @@ const file_gatehouse_ir_v1_ir_proto_rawDesc = "" +
 	"\tRejection\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xf0\x03\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xb1\x04\n" +
 	"\x06Policy\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x124\n" +
 	"\acreated\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\acreated\x127\n" +
@@ -2151,7 +2212,13 @@ const file_gatehouse_ir_v1_ir_proto_rawDesc = "" +
 	"\vpre_routing\x18\a \x03(\v2\x1a.gatehouse.ir.v1.CELHeaderR\n" +
 	"preRouting\x12\x1a\n" +
 	"\bgateways\x18\b \x03(\tR\bgateways\x12,\n" +
-	"\x03jwt\x18\t \x01(\v2\x1a.gatehouse.ir.v1.PolicyJWTR\x03jwt\"\xb3\x01\n" +
+	"\x03jwt\x18\t \x01(\v2\x1a.gatehouse.ir.v1.PolicyJWTR\x03jwt\x12?\n" +
+	"\n" +
+	"access_log\x18\n" +
+	" \x01(\v2 .gatehouse.ir.v1.PolicyAccessLogR\taccessLog\"]\n" +
+	"\x0fPolicyAccessLog\x122\n" +
+	"\x06fields\x18\x01 \x03(\v2\x1a.gatehouse.ir.v1.CELHeaderR\x06fields\x12\x16\n" +
+	"\x06filter\x18\x02 \x01(\tR\x06filter\"\xb3\x01\n" +
 	"\tPolicyJWT\x12\x16\n" +
 	"\x06issuer\x18\x01 \x01(\tR\x06issuer\x12\x1c\n" +
 	"\taudiences\x18\x02 \x03(\tR\taudiences\x12\x1f\n" +
@@ -2192,7 +2259,7 @@ func file_gatehouse_ir_v1_ir_proto_rawDescGZIP() []byte {
 	return file_gatehouse_ir_v1_ir_proto_rawDescData
 }
 
-var file_gatehouse_ir_v1_ir_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_gatehouse_ir_v1_ir_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_gatehouse_ir_v1_ir_proto_goTypes = []any{
 	(*Bind)(nil),                  // 0: gatehouse.ir.v1.Bind
 	(*Listener)(nil),              // 1: gatehouse.ir.v1.Listener
@@ -2218,16 +2285,17 @@ var file_gatehouse_ir_v1_ir_proto_goTypes = []any{
 	(*UpstreamTLS)(nil),           // 21: gatehouse.ir.v1.UpstreamTLS
 	(*Rejection)(nil),             // 22: gatehouse.ir.v1.Rejection
 	(*Policy)(nil),                // 23: gatehouse.ir.v1.Policy
-	(*PolicyJWT)(nil),             // 24: gatehouse.ir.v1.PolicyJWT
-	(*PolicyTarget)(nil),          // 25: gatehouse.ir.v1.PolicyTarget
-	(*PolicyAuthorization)(nil),   // 26: gatehouse.ir.v1.PolicyAuthorization
-	(*CELTransform)(nil),          // 27: gatehouse.ir.v1.CELTransform
-	(*CELHeader)(nil),             // 28: gatehouse.ir.v1.CELHeader
-	(*timestamppb.Timestamp)(nil), // 29: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 30: google.protobuf.Duration
+	(*PolicyAccessLog)(nil),       // 24: gatehouse.ir.v1.PolicyAccessLog
+	(*PolicyJWT)(nil),             // 25: gatehouse.ir.v1.PolicyJWT
+	(*PolicyTarget)(nil),          // 26: gatehouse.ir.v1.PolicyTarget
+	(*PolicyAuthorization)(nil),   // 27: gatehouse.ir.v1.PolicyAuthorization
+	(*CELTransform)(nil),          // 28: gatehouse.ir.v1.CELTransform
+	(*CELHeader)(nil),             // 29: gatehouse.ir.v1.CELHeader
+	(*timestamppb.Timestamp)(nil), // 30: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 31: google.protobuf.Duration
 }
 var file_gatehouse_ir_v1_ir_proto_depIdxs = []int32{
-	29, // 0: gatehouse.ir.v1.Route.created:type_name -> google.protobuf.Timestamp
+	30, // 0: gatehouse.ir.v1.Route.created:type_name -> google.protobuf.Timestamp
 	4,  // 1: gatehouse.ir.v1.Route.parents:type_name -> gatehouse.ir.v1.RouteParent
 	5,  // 2: gatehouse.ir.v1.Route.matches:type_name -> gatehouse.ir.v1.Match
 	8,  // 3: gatehouse.ir.v1.Route.filters:type_name -> gatehouse.ir.v1.Filter
@@ -2248,25 +2316,27 @@ var file_gatehouse_ir_v1_ir_proto_depIdxs = []int32{
 	11, // 18: gatehouse.ir.v1.Rewrite.path:type_name -> gatehouse.ir.v1.PathModifier
 	16, // 19: gatehouse.ir.v1.Mirror.backend:type_name -> gatehouse.ir.v1.BackendRef
 	8,  // 20: gatehouse.ir.v1.BackendRef.filters:type_name -> gatehouse.ir.v1.Filter
-	30, // 21: gatehouse.ir.v1.Timeouts.request:type_name -> google.protobuf.Duration
-	30, // 22: gatehouse.ir.v1.Timeouts.backend_request:type_name -> google.protobuf.Duration
+	31, // 21: gatehouse.ir.v1.Timeouts.request:type_name -> google.protobuf.Duration
+	31, // 22: gatehouse.ir.v1.Timeouts.backend_request:type_name -> google.protobuf.Duration
 	19, // 23: gatehouse.ir.v1.Backend.ports:type_name -> gatehouse.ir.v1.BackendPort
 	21, // 24: gatehouse.ir.v1.Backend.tls:type_name -> gatehouse.ir.v1.UpstreamTLS
 	20, // 25: gatehouse.ir.v1.BackendPort.endpoints:type_name -> gatehouse.ir.v1.Endpoint
-	29, // 26: gatehouse.ir.v1.Policy.created:type_name -> google.protobuf.Timestamp
-	25, // 27: gatehouse.ir.v1.Policy.targets:type_name -> gatehouse.ir.v1.PolicyTarget
-	26, // 28: gatehouse.ir.v1.Policy.authorization:type_name -> gatehouse.ir.v1.PolicyAuthorization
-	27, // 29: gatehouse.ir.v1.Policy.request_headers:type_name -> gatehouse.ir.v1.CELTransform
-	27, // 30: gatehouse.ir.v1.Policy.response_headers:type_name -> gatehouse.ir.v1.CELTransform
-	28, // 31: gatehouse.ir.v1.Policy.pre_routing:type_name -> gatehouse.ir.v1.CELHeader
-	24, // 32: gatehouse.ir.v1.Policy.jwt:type_name -> gatehouse.ir.v1.PolicyJWT
-	28, // 33: gatehouse.ir.v1.CELTransform.set:type_name -> gatehouse.ir.v1.CELHeader
-	28, // 34: gatehouse.ir.v1.CELTransform.add:type_name -> gatehouse.ir.v1.CELHeader
-	35, // [35:35] is the sub-list for method output_type
-	35, // [35:35] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	30, // 26: gatehouse.ir.v1.Policy.created:type_name -> google.protobuf.Timestamp
+	26, // 27: gatehouse.ir.v1.Policy.targets:type_name -> gatehouse.ir.v1.PolicyTarget
+	27, // 28: gatehouse.ir.v1.Policy.authorization:type_name -> gatehouse.ir.v1.PolicyAuthorization
+	28, // 29: gatehouse.ir.v1.Policy.request_headers:type_name -> gatehouse.ir.v1.CELTransform
+	28, // 30: gatehouse.ir.v1.Policy.response_headers:type_name -> gatehouse.ir.v1.CELTransform
+	29, // 31: gatehouse.ir.v1.Policy.pre_routing:type_name -> gatehouse.ir.v1.CELHeader
+	25, // 32: gatehouse.ir.v1.Policy.jwt:type_name -> gatehouse.ir.v1.PolicyJWT
+	24, // 33: gatehouse.ir.v1.Policy.access_log:type_name -> gatehouse.ir.v1.PolicyAccessLog
+	29, // 34: gatehouse.ir.v1.PolicyAccessLog.fields:type_name -> gatehouse.ir.v1.CELHeader
+	29, // 35: gatehouse.ir.v1.CELTransform.set:type_name -> gatehouse.ir.v1.CELHeader
+	29, // 36: gatehouse.ir.v1.CELTransform.add:type_name -> gatehouse.ir.v1.CELHeader
+	37, // [37:37] is the sub-list for method output_type
+	37, // [37:37] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_gatehouse_ir_v1_ir_proto_init() }
@@ -2281,7 +2351,7 @@ func file_gatehouse_ir_v1_ir_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gatehouse_ir_v1_ir_proto_rawDesc), len(file_gatehouse_ir_v1_ir_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   29,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
