@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X gatehouse.dev/gatehouse/internal/version.Version=$(VERSION)
 FUZZTIME ?= 10s
 
-.PHONY: build run test unit fuzz bench vet clean cluster-build cluster-up cluster-down test-cluster
+.PHONY: build run test unit fuzz bench vet clean cluster-build cluster-up cluster-down test-cluster conformance
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/gatehouse ./cmd/gatehouse
@@ -18,8 +18,9 @@ run: build
 # Everything CI runs: vet, unit + integration tests (race detector), a
 # bounded run of every fuzz target, and the end-to-end tests against a real
 # kube-apiserver (the local cluster harness; needs root, builds its binaries
-# once into $$GATEHOUSE_CACHE, ~15 min cold).
-test: vet unit fuzz test-cluster
+# once into $$GATEHOUSE_CACHE, ~15 min cold), and the upstream Gateway API
+# conformance suite (conformance/expected-pass.txt must all pass).
+test: vet unit fuzz test-cluster conformance
 
 vet:
 	$(GO) vet ./...
@@ -46,6 +47,12 @@ cluster-down:
 
 test-cluster: cluster-build
 	GATEHOUSE_CLUSTER_TESTS=1 $(GO) test -count=1 -p 1 -timeout 40m ./test/cluster/... ./test/k8s/... ./internal/provision/...
+
+# The upstream Gateway API conformance suite (v1.6.3, GATEWAY-HTTP) on the
+# local cluster; writes conformance/reports/v1.6.3/gatehouse.yaml and fails if
+# a test in conformance/expected-pass.txt fails.
+conformance: cluster-build
+	./hack/conformance.sh
 
 clean:
 	rm -rf bin

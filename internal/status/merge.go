@@ -51,6 +51,7 @@ func (w *Writer) writeClass(ctx context.Context, name string, st translate.Objec
 	}
 	next := gc.Status.DeepCopy()
 	next.Conditions = mergeConditions(gc.Status.Conditions, st.GatewayClass.Conditions, metav1.NewTime(w.now()))
+	next.SupportedFeatures = st.GatewayClass.SupportedFeatures
 	if reflect.DeepEqual(*next, gc.Status) {
 		return false, nil
 	}

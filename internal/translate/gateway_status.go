@@ -82,10 +82,9 @@ func (t *Translator) finishGateway(ctx *collection.Ctx, g *gatewayResult, routes
 		} else {
 			conds = append(conds, cond(gwv1.ListenerConditionProgrammed, false, gwv1.ListenerReasonInvalid, "Listener is not serving: see its other conditions", g.Generation))
 		}
-		attached := 0
-		if ready {
-			attached = collection.CountIndex(ctx, routesByListener, l.Key)
-		}
+		// Routes attach to accepted listeners whether or not they are
+		// programmed (e.g. a missing certificate Secret).
+		attached := collection.CountIndex(ctx, routesByListener, l.Key)
 		kinds := l.Kinds
 		if kinds == nil {
 			kinds = []gwv1.RouteGroupKind{}

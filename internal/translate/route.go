@@ -30,8 +30,12 @@ func (r *routeResult) backendNames() []string  { return r.Backends }
 type parentOutcome struct {
 	ref      gwv1.ParentReference
 	attached []ir.RouteParent
-	reason   gwv1.RouteConditionReason // set when nothing attached
-	message  string
+	// pending are listeners the route attaches to that are accepted but
+	// not programmed (unresolved certificate refs): the attachment counts in
+	// status (route Accepted, listener attachedRoutes), the IR has nothing.
+	pending []string
+	reason  gwv1.RouteConditionReason // set when nothing attached
+	message string
 }
 
 func (t *Translator) translateRoute(ctx *collection.Ctx, key string, hr *gwv1.HTTPRoute) (*routeResult, bool) {
@@ -56,6 +60,11 @@ func (t *Translator) translateRoute(ctx *collection.Ctx, key string, hr *gwv1.HT
 			res.Listeners = append(res.Listeners, p.Listener)
 		}
 		res.Backends = rules.backends
+	}
+	for _, o := range outcomes {
+		for _, l := range o.pending {
+			res.Listeners = appendUnique(res.Listeners, l)
+		}
 	}
 	res.Status = routeStatus(hr, outcomes, rules, t.controller)
 	return res, true
@@ -86,7 +95,10 @@ func (t *Translator) attachParent(ctx *collection.Ctx, hr *gwv1.HTTPRoute, ref g
 			continue
 		}
 		candidates++
-		if !l.Ready || !kindAllowed(l.Kinds, "HTTPRoute") || !t.namespaceAllowed(ctx, l, g.Namespace, hr.Namespace) {
+		// Attachment depends on the listener being accepted and its
+		// allowedRoutes, not on its references resolving.
+		accepted := l.Ready || l.Conditions[0].Status == metav1.ConditionTrue
+		if !accepted || !kindAllowed(l.Kinds, "HTTPRoute") || !t.namespaceAllowed(ctx, l, g.Namespace, hr.Namespace) {
 			continue
 		}
 		hosts, ok := intersectHostnames(l.Hostname, hr.Spec.Hostnames)
@@ -94,10 +106,14 @@ func (t *Translator) attachParent(ctx *collection.Ctx, hr *gwv1.HTTPRoute, ref g
 			hostnameMiss = true
 			continue
 		}
+		if !l.Ready {
+			o.pending = append(o.pending, l.Key)
+			continue
+		}
 		o.attached = append(o.attached, ir.RouteParent{Listener: l.Key, Hostnames: hosts})
 	}
 	switch {
-	case len(o.attached) > 0:
+	case len(o.attached) > 0 || len(o.pending) > 0:
 	case candidates == 0:
 		o.reason, o.message = gwv1.RouteReasonNoMatchingParent, "no listener of the Gateway matches the parentRef's sectionName/port"
 	case hostnameMiss:
@@ -221,7 +237,7 @@ func routeStatus(hr *gwv1.HTTPRoute, outcomes []parentOutcome, rules ruleResults
 	st := &gwv1.HTTPRouteStatus{}
 	for _, o := range outcomes {
 		accepted := cond(gwv1.RouteConditionAccepted, true, gwv1.RouteReasonAccepted, "Route is attached", gen)
-		if len(o.attached) == 0 {
+		if len(o.attached) == 0 && len(o.pending) == 0 {
 			accepted = cond(gwv1.RouteConditionAccepted, false, o.reason, o.message, gen)
 		} else if len(rules.routes) == 0 && len(rules.invalid) > 0 {
 			accepted = cond(gwv1.RouteConditionAccepted, false, gwv1.RouteReasonUnsupportedValue, strings.Join(rules.invalid, "; "), gen)

@@ -178,6 +178,11 @@ func (c *cors) request(w http.ResponseWriter, r *http.Request, _ MatchInfo) bool
 				h["Access-Control-Allow-Headers"] = []string{c.wildcardValue(true, c.headers, reqHeaders)}
 			}
 		}
+		// Browsers read Expose-Headers from the actual response; it is sent
+		// on the preflight too, as Gateway API conformance expects.
+		if c.expose != "" {
+			h["Access-Control-Expose-Headers"] = []string{c.expose}
+		}
 		h["Access-Control-Max-Age"] = []string{c.maxAge}
 	}
 	w.WriteHeader(http.StatusOK)

@@ -89,6 +89,17 @@ func TestCORSPreflight(t *testing.T) {
 			},
 		},
 		{
+			name: "expose headers are sent on the preflight too",
+			cfg: ir.CORS{
+				AllowOrigins:  []string{"https://www.foo.com"},
+				ExposeHeaders: []string{"x-c", "x-d"},
+			},
+			req: preflight("https://www.foo.com", "GET", ""),
+			wantH: map[string]string{
+				"Access-Control-Expose-Headers": "x-c,x-d",
+			},
+		},
+		{
 			name: "default max age is 5",
 			cfg:  ir.CORS{AllowOrigins: []string{"https://www.foo.com"}},
 			req:  preflight("https://www.foo.com", "GET", ""),

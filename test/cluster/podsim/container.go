@@ -12,6 +12,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -51,9 +52,27 @@ func (c *containerState) kill() {
 // runPod materialises volumes, runs init containers to completion, then
 // starts the containers and waits for each to become ready.
 func (s *Simulator) runPod(pod *corev1.Pod, p *podState) error {
-	vols, err := s.writeVolumes(p.ctx, pod, p)
-	if err != nil {
-		return err
+	// Like the kubelet, wait for a Secret or ConfigMap a volume needs to
+	// appear (Setup code often creates them after the Deployment), instead of
+	// failing the pod.
+	var vols *podVolumes
+	for wait := 100 * time.Millisecond; ; {
+		var err error
+		vols, err = s.writeVolumes(p.ctx, pod, p)
+		if err == nil {
+			break
+		}
+		if !apierrors.IsNotFound(err) {
+			return err
+		}
+		select {
+		case <-p.ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		if wait < 2*time.Second {
+			wait *= 2
+		}
 	}
 	if err := os.MkdirAll(filepath.Join(p.root, "logs"), 0o755); err != nil {
 		return err
