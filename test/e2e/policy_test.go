@@ -103,14 +103,15 @@ func TestBrokenAuthorizationFailsClosed(t *testing.T) {
 	if resp, _ := g.get("/", ""); resp.StatusCode != 200 {
 		t.Fatalf("before the policy: %d", resp.StatusCode)
 	}
-	g.write("policy.yaml", `apiVersion: gatehouse.dev/v1alpha1
+	const broken = `apiVersion: gatehouse.dev/v1alpha1
 kind: TrafficPolicy
 metadata: {name: broken, namespace: default}
 spec:
   targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: r}]
   authorization:
     allow: ['request.hedaers["x"] == "y"']
-`)
+`
+	g.write("policy.yaml", broken)
 	eventually(t, "broken authorization denies", func() bool {
 		resp, _ := g.get("/", "")
 		return resp.StatusCode == 403
@@ -120,14 +121,7 @@ spec:
 		t.Errorf("status does not carry the CEL error:\n%s", st)
 	}
 	// Fixing the expression restores traffic.
-	g.write("policy.yaml", strings.Replace(`apiVersion: gatehouse.dev/v1alpha1
-kind: TrafficPolicy
-metadata: {name: broken, namespace: default}
-spec:
-  targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: r}]
-  authorization:
-    allow: ['request.hedaers["x"] == "y"']
-`, "hedaers", "headers", 1))
+	g.write("policy.yaml", strings.Replace(broken, "hedaers", "headers", 1))
 	eventually(t, "fixed authorization", func() bool {
 		resp, _ := g.get("/", "", "X", "y")
 		return resp.StatusCode == 200
