@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"gatehouse.dev/gatehouse/internal/controller"
+	"gatehouse.dev/gatehouse/internal/telemetry"
 	"gatehouse.dev/gatehouse/internal/translate"
 )
 
@@ -35,6 +36,7 @@ Gateway's configuration over gRPC (delta xDS) on --xds-address.`,
 			}
 			o.Config = cfg
 			o.Logger = slog.Default()
+			o.Metrics = telemetry.NewRegistry()
 			if o.LeaseNamespace == "" {
 				o.LeaseNamespace = envOr("POD_NAMESPACE", "gatehouse-system")
 			}
@@ -54,7 +56,7 @@ Gateway's configuration over gRPC (delta xDS) on --xds-address.`,
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file; in-cluster config when empty and $KUBECONFIG is unset")
 	f.StringVar(&o.ControllerName, "controller-name", translate.DefaultControllerName, "GatewayClass controllerName to handle")
 	f.StringVar(&o.XDSAddress, "xds-address", ":15010", "address proxies connect to (gRPC delta xDS)")
-	f.StringVar(&o.AdminAddress, "admin", "127.0.0.1:15000", "admin address (/healthz, /ready, /status, /proxies, pprof); empty disables it")
+	f.StringVar(&o.AdminAddress, "admin", "127.0.0.1:15000", "admin address (overview page, /healthz, /ready, /metrics, /status, /proxies, pprof); empty disables it")
 	f.BoolVar(&o.LeaderElect, "leader-elect", true, "elect a leader among replicas; only the leader writes status and provisions")
 	f.StringVar(&o.LeaseNamespace, "leader-election-namespace", "", "namespace of the Lease ($POD_NAMESPACE or gatehouse-system)")
 	f.StringVar(&o.LeaseName, "leader-election-name", "gatehouse-controller", "name of the Lease")

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -15,14 +16,17 @@ import (
 
 	"gatehouse.dev/gatehouse/internal/admin"
 	"gatehouse.dev/gatehouse/internal/distribute/xds"
+	"gatehouse.dev/gatehouse/internal/ir"
 	"gatehouse.dev/gatehouse/internal/proxy"
 	"gatehouse.dev/gatehouse/internal/proxy/listener"
+	"gatehouse.dev/gatehouse/internal/telemetry"
 )
 
 func proxyCommand() *cobra.Command {
 	var controllerAddr, gateway, tokenFile, node, adminAddr string
 	var drain time.Duration
 	var lo listener.Options
+	var tf telemetryFlags
 	cmd := &cobra.Command{
 		Use:   "proxy --controller ADDR --gateway NAMESPACE/NAME",
 		Short: "Run a data-plane proxy configured by the controller",
@@ -39,9 +43,21 @@ controller is unreachable and reconnects on its own.`,
 				tokenFile = os.Getenv("GATEHOUSE_TOKEN_FILE")
 			}
 			log := slog.Default().With("gateway", gateway)
+			accessLog, tracer, err := tf.build()
+			if err != nil {
+				return err
+			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			px := proxy.New(proxy.Options{Logger: log, Listener: lo})
+			reg := telemetry.NewRegistry()
+			metrics := telemetry.NewProxyMetrics(reg)
+			popts := proxy.Options{Logger: log, Listener: lo}
+			if obs := telemetry.NewObserver(metrics, accessLog, tracer); obs != nil {
+				popts.Observer = obs
+			}
+			px := proxy.New(popts)
+			var draining atomic.Bool
+			ready := func() bool { return !draining.Load() && px.Ready() }
 			client := &xds.Client{Addr: controllerAddr, Gateway: gateway, Node: node, TokenFile: tokenFile, Logger: log}
 			if adminAddr != "" {
 				ln, err := net.Listen("tcp", adminAddr)
@@ -49,19 +65,35 @@ controller is unreachable and reconnects on its own.`,
 					return fmt.Errorf("--admin %s: %w", adminAddr, err)
 				}
 				srv := &http.Server{Handler: admin.Handler(admin.Sources{
-					Ready:      px.Ready,
+					Title:      "proxy " + gateway + " (" + node + ")",
+					Ready:      ready,
 					ConfigDump: func() any { return px.ConfigDump() },
+					Metrics:    telemetry.Handler(reg),
 				}), ReadHeaderTimeout: 5 * time.Second}
 				go func() { _ = srv.Serve(ln) }()
-				defer srv.Close()
+				defer srv.Close() // after the drain: probes see /ready 503 throughout
 			}
 			log.Info("proxy starting", "controller", controllerAddr, "node", node)
-			err := client.Run(ctx, px.Apply)
+			err = client.Run(ctx, func(d ir.Delta) []ir.Rejection {
+				rej := px.Apply(d)
+				metrics.ConfigApplied(d.Version, rej)
+				return rej
+			})
+			draining.Store(true)
+			if tf.shutdownDelay > 0 {
+				log.Info("not ready: waiting before closing listeners", "delay", tf.shutdownDelay.String())
+				time.Sleep(tf.shutdownDelay)
+			}
 			log.Info("shutting down: draining in-flight requests", "timeout", drain.String())
 			dctx, cancel := context.WithTimeout(context.Background(), drain)
 			defer cancel()
 			if serr := px.Shutdown(dctx); serr != nil && err == nil {
 				err = serr
+			}
+			if tracer != nil {
+				fctx, fcancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer fcancel()
+				_ = tracer.Shutdown(fctx)
 			}
 			return err
 		},
@@ -71,10 +103,11 @@ controller is unreachable and reconnects on its own.`,
 	f.StringVar(&gateway, "gateway", "", "the Gateway this proxy serves, as namespace/name")
 	f.StringVar(&tokenFile, "token-file", "", "file with the ServiceAccount token ($GATEHOUSE_TOKEN_FILE)")
 	f.StringVar(&node, "node", envOr("POD_NAME", hostname()), "this proxy's name, reported to the controller")
-	f.StringVar(&adminAddr, "admin", "0.0.0.0:15000", "admin address (/ready, /config_dump, pprof); empty disables it")
+	f.StringVar(&adminAddr, "admin", "0.0.0.0:15000", "admin address (overview page, /healthz, /ready, /metrics, /config_dump, pprof); empty disables it")
 	f.DurationVar(&drain, "drain-timeout", 15*time.Second, "how long in-flight requests may finish on shutdown")
 	f.IntVar(&lo.MaxHeaderBytes, "max-header-bytes", 64<<10, "largest request header block accepted (larger gets 431)")
 	f.DurationVar(&lo.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "time a client has to send its request headers")
+	tf.register(f, 0)
 	return cmd
 }
 

@@ -12,6 +12,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/proxy"
 	"gatehouse.dev/gatehouse/internal/proxy/listener"
 	"gatehouse.dev/gatehouse/internal/standalone"
+	"gatehouse.dev/gatehouse/internal/telemetry"
 	"gatehouse.dev/gatehouse/internal/translate"
 )
 
@@ -23,6 +24,7 @@ type runOptions struct {
 	drain      time.Duration
 	maxHeader  int
 	readHeader time.Duration
+	telemetry  telemetryFlags
 }
 
 func runCommand() *cobra.Command {
@@ -41,12 +43,13 @@ A file or object with an error is reported in the log and at the admin
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.config, "config", "c", "", "directory of YAML/JSON config files (required)")
-	f.StringVar(&o.admin, "admin", "127.0.0.1:15000", "admin address for /ready, /config_dump, /status, /problems and pprof; empty disables it")
+	f.StringVar(&o.admin, "admin", "127.0.0.1:15000", "admin address for the overview page, /healthz, /ready, /metrics, /config_dump, /status, /problems and pprof; empty disables it")
 	f.StringVar(&o.controller, "controller-name", translate.DefaultControllerName, "GatewayClass controllerName to accept")
 	f.DurationVar(&o.debounce, "debounce", 2*time.Millisecond, "quiet time after a file change before reloading")
 	f.DurationVar(&o.drain, "drain-timeout", 15*time.Second, "how long in-flight requests may finish on shutdown")
 	f.IntVar(&o.maxHeader, "max-header-bytes", 64<<10, "largest request header block accepted (larger gets 431)")
 	f.DurationVar(&o.readHeader, "read-header-timeout", 10*time.Second, "time a client has to send its request headers")
+	o.telemetry.register(f, 0)
 	_ = cmd.MarkFlagRequired("config")
 	return cmd
 }
@@ -58,16 +61,21 @@ func runStandalone(parent context.Context, o runOptions) error {
 	ctx, stop := signal.NotifyContext(parent, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	log := slog.Default()
+	accessLog, tracer, err := o.telemetry.build()
+	if err != nil {
+		return err
+	}
 	in, err := standalone.Start(ctx, standalone.Options{
 		ConfigDir: o.config, Admin: o.admin, ControllerName: o.controller, Debounce: o.debounce, Logger: log,
-		Proxy: proxy.Options{Listener: listener.Options{MaxHeaderBytes: o.maxHeader, ReadHeaderTimeout: o.readHeader}},
+		Proxy:   proxy.Options{Listener: listener.Options{MaxHeaderBytes: o.maxHeader, ReadHeaderTimeout: o.readHeader}},
+		Metrics: telemetry.NewRegistry(), AccessLog: accessLog, Tracer: tracer, ShutdownDelay: o.telemetry.shutdownDelay,
 	})
 	if err != nil {
 		return err
 	}
 	<-ctx.Done()
 	log.Info("shutting down: draining in-flight requests", "timeout", o.drain.String())
-	dctx, cancel := context.WithTimeout(context.Background(), o.drain)
+	dctx, cancel := context.WithTimeout(context.Background(), o.telemetry.shutdownDelay+o.drain)
 	defer cancel()
 	return in.Stop(dctx)
 }

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -58,6 +59,9 @@ type Options struct {
 	// StatusWorkers is the number of concurrent status writers (default 4).
 	StatusWorkers int
 	Logger        *slog.Logger
+	// Metrics, when set, receives the controller's metrics, served at the
+	// admin /metrics.
+	Metrics *prometheus.Registry
 }
 
 // Controller is a running controller.
@@ -74,6 +78,7 @@ type Controller struct {
 	secretNS   chan []string
 
 	xdsAddr, adminAddr net.Addr
+	telemetry          *controllerTelemetry // nil when Options.Metrics is nil
 }
 
 // New wires the controller; Run starts it.
@@ -102,7 +107,8 @@ func New(o Options) (*Controller, error) {
 	}))
 	c.Hub = distribute.NewHub()
 	c.Board = status.NewBoard(o.Logger)
-	src, err := kube.New(o.Config, c.Translator, kube.Options{Logger: o.Logger})
+	c.initMetrics()
+	src, err := kube.New(o.Config, c.translationSink(), kube.Options{Logger: o.Logger})
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +127,7 @@ func New(o Options) (*Controller, error) {
 	// Sends are gated on the previous response's ACK, which already
 	// coalesces bursts; the quiet window only has to catch one batch.
 	c.XDS, err = xds.NewServer(xds.Options{Hub: c.Hub, Authenticator: auth, Authorizer: authorizeProxy,
-		Debounce: 2 * time.Millisecond, Logger: o.Logger})
+		Debounce: 2 * time.Millisecond, Logger: o.Logger, OnPush: c.onPush()})
 	if err != nil {
 		return nil, err
 	}
@@ -240,9 +246,12 @@ func (c *Controller) serveAdmin() (func(), error) {
 	c.adminAddr = ln.Addr()
 	mux := http.NewServeMux()
 	mux.Handle("/", admin.Handler(admin.Sources{
+		Title:    "controller " + c.opts.Identity,
 		Ready:    c.Source.Synced,
 		Status:   c.Board.Snapshot,
 		Problems: func() any { return c.XDS.Proxies() },
+		Proxies:  c.XDS.Proxies,
+		Metrics:  c.metricsHandler(),
 	}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /proxies", func(w http.ResponseWriter, r *http.Request) {

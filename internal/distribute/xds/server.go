@@ -51,6 +51,8 @@ type Options struct {
 	// cannot exhaust CPU and memory.
 	MaxConcurrentSends int
 	Logger             *slog.Logger
+	// OnPush, when set, is called after each response is answered (metrics).
+	OnPush func(Push)
 }
 
 // ProxyStatus describes one connected proxy, for the admin page.
@@ -253,6 +255,7 @@ func (s *Server) sendLoop(ctx context.Context, gs grpc.ServerStream, st *stream,
 		if err != nil {
 			return err
 		}
+		sent := time.Now()
 		nonce, err := s.send(ctx, gs, st, d, log)
 		if err != nil {
 			return err
@@ -260,6 +263,7 @@ func (s *Server) sendLoop(ctx context.Context, gs grpc.ServerStream, st *stream,
 		if err := waitAnswer(ctx, st, d.Version, nonce, answers, log); err != nil {
 			return err
 		}
+		s.observePush(st, len(d.Upserts), len(d.Removes), d.Version, sent)
 	}
 }
 
