@@ -4,7 +4,7 @@ export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X gatehouse.dev/gatehouse/internal/version.Version=$(VERSION)
-FUZZTIME ?= 10s
+FUZZTIME ?= 20000x
 
 .PHONY: build run test unit fuzz bench vet clean cluster-build cluster-up cluster-down test-cluster conformance
 
