@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"gatehouse.dev/gatehouse/internal/testkit"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -27,7 +29,7 @@ func TestAdminPageInBrowser(t *testing.T) {
 	}
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
 	defer up.Close()
-	dir, port := t.TempDir(), freePort(t)
+	dir, port := t.TempDir(), testkit.FreePort(t)
 	writeFile(t, dir, "gw.yaml", gatewayYAML(port, up.Listener.Addr().String()))
 	writeFile(t, dir, "broken.yaml", "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: bad, namespace: default}\nspec: {nope: 1}\n")
 	in := start(t, dir, 0)
@@ -114,7 +116,7 @@ func TestAdminPageInBrowser(t *testing.T) {
 func TestAdminEndpoints(t *testing.T) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
 	defer up.Close()
-	dir, port := t.TempDir(), freePort(t)
+	dir, port := t.TempDir(), testkit.FreePort(t)
 	writeFile(t, dir, "gw.yaml", gatewayYAML(port, up.Listener.Addr().String()))
 	in := start(t, dir, 0)
 	defer in.Stop(context.Background())

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,16 +13,6 @@ import (
 
 	"gatehouse.dev/gatehouse/internal/telemetry"
 )
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // gatewayYAML is a Gateway on 127.0.0.1:port with HTTPRoute default/web
 // (/ -> StaticBackend default/up at upstream) and a TrafficPolicy.

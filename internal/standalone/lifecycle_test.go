@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gatehouse.dev/gatehouse/internal/testkit"
 )
 
 // slowUpstream answers "/slow" only when release is closed; it reports
@@ -44,7 +46,7 @@ func getAsync(url string) chan result {
 // changes (a route is added) completes normally.
 func TestHotReloadKeepsInFlightRequest(t *testing.T) {
 	up, started, release := slowUpstream(t)
-	dir, port := t.TempDir(), freePort(t)
+	dir, port := t.TempDir(), testkit.FreePort(t)
 	writeFile(t, dir, "gw.yaml", gatewayYAML(port, up.Listener.Addr().String()))
 	in := start(t, dir, 0)
 	defer in.Stop(context.Background())
@@ -82,7 +84,7 @@ spec:
 // completes.
 func TestGracefulStop(t *testing.T) {
 	up, started, release := slowUpstream(t)
-	dir, port := t.TempDir(), freePort(t)
+	dir, port := t.TempDir(), testkit.FreePort(t)
 	writeFile(t, dir, "gw.yaml", gatewayYAML(port, up.Listener.Addr().String()))
 	in := start(t, dir, 300*time.Millisecond)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)

@@ -10,24 +10,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/standalone"
+	"gatehouse.dev/gatehouse/internal/testkit"
 )
-
-func freePort(b *testing.B) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 func route(name string, backendPort int) string {
 	return fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
@@ -47,16 +37,6 @@ spec:
 `, name, backendPort)
 }
 
-func writeAtomic(b *testing.B, dir, name, content string) {
-	tmp := filepath.Join(dir, "."+name+".tmp")
-	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-		b.Fatal(err)
-	}
-}
-
 // BenchmarkPropagation measures the time from writing a new route's file to
 // the first 200 from that route, with routes=N routes already served (each
 // with its own hostname, like gateway-api-bench's propagation test). Polling
@@ -72,8 +52,8 @@ func benchPropagation(b *testing.B, n int) {
 	defer up.Close()
 	upPort := up.Listener.Addr().(*net.TCPAddr).Port
 	dir := b.TempDir()
-	port := freePort(b)
-	writeAtomic(b, dir, "gateway.yaml", fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
+	port := testkit.FreePort(b)
+	testkit.WriteFileAtomic(b, dir, "gateway.yaml", fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass
 metadata: {name: gatehouse}
 spec: {controllerName: gatehouse.dev/gateway-controller}
@@ -98,7 +78,7 @@ spec: {endpoints: ["127.0.0.1:%d"]}
 		}
 		base.WriteString(route(fmt.Sprintf("base%d", i), upPort))
 	}
-	writeAtomic(b, dir, "base.yaml", base.String())
+	testkit.WriteFileAtomic(b, dir, "base.yaml", base.String())
 	in, err := standalone.Start(context.Background(), standalone.Options{ConfigDir: dir, Debounce: 2 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
@@ -126,7 +106,7 @@ spec: {endpoints: ["127.0.0.1:%d"]}
 	for i := 0; i < b.N; i++ {
 		name := fmt.Sprintf("new%d", i)
 		start := time.Now()
-		writeAtomic(b, dir, name+".yaml", route(name, upPort))
+		testkit.WriteFileAtomic(b, dir, name+".yaml", route(name, upPort))
 		for {
 			code := get(name + ".example.com")
 			if code == 200 {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/standalone"
+	"gatehouse.dev/gatehouse/internal/testkit"
 )
 
 // gateway is a standalone instance running on a temp config directory.
@@ -23,17 +24,6 @@ type gateway struct {
 	dir  string
 	port int
 	in   *standalone.Instance
-}
-
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // upstream starts a test backend that answers with its name and echoes the
@@ -82,7 +72,7 @@ var classAndGateway = gatewayWith("  - {name: http, port: %[1]d, protocol: HTTP,
 // listener port) and starts a standalone instance on them.
 func startGateway(t *testing.T, files map[string]string) *gateway {
 	t.Helper()
-	g := &gateway{t: t, dir: t.TempDir(), port: freePort(t)}
+	g := &gateway{t: t, dir: t.TempDir(), port: testkit.FreePort(t)}
 	if _, ok := files["gateway.yaml"]; !ok {
 		files["gateway.yaml"] = classAndGateway
 	}
@@ -112,16 +102,7 @@ func startGateway(t *testing.T, files map[string]string) *gateway {
 
 func (g *gateway) write(name, content string) {
 	g.t.Helper()
-	path := filepath.Join(g.dir, name)
-	// Write to a temp file and rename, as editors and config management do,
-	// so the watcher never reads a half-written file.
-	tmp := filepath.Join(g.dir, "."+name+".tmp")
-	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
-		g.t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		g.t.Fatal(err)
-	}
+	testkit.WriteFileAtomic(g.t, g.dir, name, content)
 }
 
 func (g *gateway) remove(name string) {

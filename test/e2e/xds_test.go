@@ -18,6 +18,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/distribute/xds"
 	"gatehouse.dev/gatehouse/internal/proxy"
 	"gatehouse.dev/gatehouse/internal/source/file"
+	"gatehouse.dev/gatehouse/internal/testkit"
 	"gatehouse.dev/gatehouse/internal/translate"
 )
 
@@ -29,16 +30,8 @@ func TestProxyOverXDS(t *testing.T) {
 	h, p := upstream(t, "a")
 	hb, pb := upstream(t, "b")
 	dir := t.TempDir()
-	port := freePort(t)
-	write := func(name, content string) {
-		tmp := filepath.Join(dir, "."+name)
-		if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	port := testkit.FreePort(t)
+	write := func(name, content string) { testkit.WriteFileAtomic(t, dir, name, content) }
 	write("gateway.yaml", fmt.Sprintf(classAndGateway, port))
 	write("backends.yaml", staticBackend("a", h, p)+"---\n"+staticBackend("b", hb, pb))
 	write("route.yaml", routeTo("r", "", "/", "a", p))
@@ -47,7 +40,7 @@ func TestProxyOverXDS(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	xdsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	xdsAddr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
 
 	// The control plane, startable twice.
 	startControlPlane := func(ctx context.Context) func() {

@@ -14,49 +14,15 @@ import (
 	"math/big"
 	"net/http"
 	"os"
-	"runtime"
-	"strings"
 	"testing"
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/ir"
+	"gatehouse.dev/gatehouse/internal/testkit"
 )
 
 // TestMain fails the package when tests leave server goroutines behind.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 {
-		if leaked := waitForNoLeaks(5 * time.Second); leaked != "" {
-			fmt.Fprintf(os.Stderr, "leaked goroutines:\n%s\n", leaked)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-func waitForNoLeaks(wait time.Duration) string {
-	deadline := time.Now().Add(wait)
-	for {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		var leaked []string
-		for _, g := range strings.Split(string(buf), "\n\n") {
-			if strings.Contains(g, "testing.(*M).Run") || strings.Contains(g, "waitForNoLeaks") {
-				continue
-			}
-			if strings.Contains(g, "net/http.") || strings.Contains(g, "gatehouse.dev/") {
-				leaked = append(leaked, g)
-			}
-		}
-		if len(leaked) == 0 {
-			return ""
-		}
-		if time.Now().After(deadline) {
-			return strings.Join(leaked, "\n\n")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+func TestMain(m *testing.M) { os.Exit(testkit.RunWithLeakCheck(m, 5*time.Second)) }
 
 // newTestManager returns a Manager shut down at the end of the test. Every
 // bind answers with its name and the request's protocol.

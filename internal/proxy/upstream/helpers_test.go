@@ -1,7 +1,6 @@
 package upstream
 
 import (
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -9,53 +8,17 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/ir"
+	"gatehouse.dev/gatehouse/internal/testkit"
 )
 
-// TestMain fails the package when tests leave HTTP goroutines behind.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 {
-		if leaked := waitForNoLeaks(5 * time.Second); leaked != "" {
-			fmt.Fprintf(os.Stderr, "leaked goroutines:\n%s\n", leaked)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-// waitForNoLeaks waits until no goroutine runs net/http or this package's
-// code, and returns the offending stacks if some remain.
-func waitForNoLeaks(wait time.Duration) string {
-	deadline := time.Now().Add(wait)
-	for {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		var leaked []string
-		for _, g := range strings.Split(string(buf), "\n\n") {
-			if strings.Contains(g, "testing.(*M).Run") || strings.Contains(g, "waitForNoLeaks") {
-				continue
-			}
-			if strings.Contains(g, "net/http.") || strings.Contains(g, "gatehouse.dev/") {
-				leaked = append(leaked, g)
-			}
-		}
-		if len(leaked) == 0 {
-			return ""
-		}
-		if time.Now().After(deadline) {
-			return strings.Join(leaked, "\n\n")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+// TestMain fails the package when tests leave server goroutines behind.
+func TestMain(m *testing.M) { os.Exit(testkit.RunWithLeakCheck(m, 5*time.Second)) }
 
 // newTestRegistry returns a Registry whose idle connections are closed at
 // the end of the test. Logs go to log when it is not nil.
