@@ -81,13 +81,15 @@ func (h *bindHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *bindHandler) serve(w http.ResponseWriter, r *http.Request, info *RequestInfo) {
 	host := requestHost(r.Host)
 	table := h.p.table.Load()
-	var ps policyState
-	defer ps.release()
-	start := time.Now()
+	// Policy state exists only when policies are configured, so a proxy
+	// without them pays nothing for the feature.
+	var ps *policyState
 	pset := h.p.policies.Load()
 	if pset.Len() > 0 {
+		ps = &policyState{start: time.Now()}
+		defer ps.release()
 		if l := table.Listener(h.bind, host); l != nil {
-			h.preRoute(&ps, pset, l, r, start)
+			h.preRoute(ps, pset, l, r)
 		}
 	}
 	res := table.Match(h.bind, host, r)
@@ -109,16 +111,16 @@ func (h *bindHandler) serve(w http.ResponseWriter, r *http.Request, info *Reques
 		http.Error(w, "no route for "+host+r.URL.Path, http.StatusNotFound)
 		return
 	}
-	if pset.Len() > 0 && !h.authorizeAndTransform(w, r, &ps, pset, res.Listener, res.Route.IR, start) {
+	if ps != nil && !h.authorizeAndTransform(w, r, ps, pset, res.Listener, res.Route.IR) {
 		return
 	}
-	if ps.applicable.HasAccessLog() {
+	if ps != nil && ps.applicable.HasAccessLog() {
 		ow := &observedWriter{ResponseWriter: w}
-		h.serveRoute(ow, r, res, info, &ps)
-		h.writeAccessLog(&ps, ow.status, ow.bytes, start)
+		h.serveRoute(ow, r, res, info, ps)
+		h.writeAccessLog(ps, ow.status, ow.bytes)
 		return
 	}
-	h.serveRoute(w, r, res, info, &ps)
+	h.serveRoute(w, r, res, info, ps)
 }
 
 func (h *bindHandler) serveRoute(w http.ResponseWriter, r *http.Request, res router.Result, info *RequestInfo, ps *policyState) {

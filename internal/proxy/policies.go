@@ -15,8 +15,10 @@ import (
 )
 
 // policyState is the per-request policy work: a pooled CEL context and the
-// applicable policies. The zero value means "no policies".
+// applicable policies. It exists only when policies are configured; a nil
+// *policyState means "no policies".
 type policyState struct {
+	start      time.Time
 	ctx        *cel.Context
 	applicable policy.Applicable
 	bodyRead   bool
@@ -25,10 +27,10 @@ type policyState struct {
 var celContexts = sync.Pool{New: func() any { return new(cel.Context) }}
 
 // context returns the request's CEL context, filling it on first use.
-func (ps *policyState) context(r *http.Request, start time.Time) *cel.Context {
+func (ps *policyState) context(r *http.Request) *cel.Context {
 	if ps.ctx == nil {
 		ps.ctx = celContexts.Get().(*cel.Context)
-		ps.ctx.Request, ps.ctx.Start = r, start
+		ps.ctx.Request, ps.ctx.Start = r, ps.start
 		if host, port, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 			ps.ctx.Source.Address = host
 			if n, err := strconv.Atoi(port); err == nil {
@@ -70,12 +72,12 @@ func (ps *policyState) readBody(r *http.Request, max int64) {
 
 // preRoute applies the pre-routing headers of the listener that serves the
 // request, before the route is selected.
-func (h *bindHandler) preRoute(ps *policyState, set *policy.Set, l *ir.Listener, r *http.Request, start time.Time) {
+func (h *bindHandler) preRoute(ps *policyState, set *policy.Set, l *ir.Listener, r *http.Request) {
 	pre := set.PreRouting(l.Gateway, l.Name)
 	if pre == nil {
 		return
 	}
-	ctx := ps.context(r, start)
+	ctx := ps.context(r)
 	ctx.Gateway, ctx.Listener = l.Gateway, l.Name
 	if pre.Uses().RequestBody {
 		ps.readBody(r, h.p.opts.MaxPolicyBody)
@@ -87,13 +89,13 @@ func (h *bindHandler) preRoute(ps *policyState, set *policy.Set, l *ir.Listener,
 // for the matched route. It returns false when the request was denied (the
 // response is written).
 func (h *bindHandler) authorizeAndTransform(w http.ResponseWriter, r *http.Request, ps *policyState, set *policy.Set,
-	l *ir.Listener, route *ir.Route, start time.Time) bool {
+	l *ir.Listener, route *ir.Route) bool {
 	var buf [8]*policy.Compiled
 	ps.applicable = set.ForRequest(l.Gateway, l.Name, route.RouteName, route.Name, buf[:0])
 	if len(ps.applicable) == 0 {
 		return true
 	}
-	ctx := ps.context(r, start)
+	ctx := ps.context(r)
 	ctx.Gateway, ctx.Listener, ctx.Route = l.Gateway, l.Name, route.RouteName
 	if ps.applicable.Uses().RequestBody {
 		ps.readBody(r, h.p.opts.MaxPolicyBody)
@@ -120,7 +122,7 @@ func (h *bindHandler) authorizeAndTransform(w http.ResponseWriter, r *http.Reque
 
 // transformResponse applies the response transformation to upstream headers.
 func (ps *policyState) transformResponse(hdr http.Header) {
-	if len(ps.applicable) == 0 || ps.ctx == nil || !ps.applicable.HasResponseTransform() {
+	if ps == nil || len(ps.applicable) == 0 || ps.ctx == nil || !ps.applicable.HasResponseTransform() {
 		return
 	}
 	ps.ctx.Response = &cel.ResponseInfo{Headers: hdr}
@@ -129,12 +131,12 @@ func (ps *policyState) transformResponse(hdr http.Header) {
 
 // writeAccessLog writes the access-log line of the most specific policy with
 // an access-log section, once the response is complete.
-func (h *bindHandler) writeAccessLog(ps *policyState, status int, size int64, start time.Time) {
+func (h *bindHandler) writeAccessLog(ps *policyState, status int, size int64) {
 	if ps.ctx == nil {
 		return
 	}
-	ps.ctx.Response = &cel.ResponseInfo{Code: status, Size: size, Duration: time.Since(start)}
-	if line := ps.applicable.AccessLogLine(ps.ctx, start); line != nil {
+	ps.ctx.Response = &cel.ResponseInfo{Code: status, Size: size, Duration: time.Since(ps.start)}
+	if line := ps.applicable.AccessLogLine(ps.ctx, ps.start); line != nil {
 		h.p.accessLogMu.Lock()
 		_, _ = h.p.accessLog.Write(line)
 		h.p.accessLogMu.Unlock()
