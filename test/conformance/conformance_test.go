@@ -33,6 +33,23 @@ import (
 	"gatehouse.dev/gatehouse/internal/translate"
 )
 
+// profiles are the conformance profiles to run: GATEWAY-HTTP always, and
+// each other Gateway profile once its route kind is a claimed feature.
+func profiles() []suite.ConformanceProfileName {
+	out := []suite.ConformanceProfileName{suite.GatewayHTTPConformanceProfileName}
+	byKind := map[features.FeatureName]suite.ConformanceProfileName{
+		"GRPCRoute": suite.GatewayGRPCConformanceProfileName,
+		"TLSRoute":  suite.GatewayTLSConformanceProfileName,
+		"TCPRoute":  suite.GatewayTCPConformanceProfileName,
+	}
+	for _, f := range claimedFeatures() {
+		if p, ok := byKind[f]; ok {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // claimedFeatures are the features Gatehouse claims (core and extended
 // features of the GATEWAY-HTTP profile). The controller publishes them in
 // the GatewayClass status.supportedFeatures; a full run infers the features
@@ -134,7 +151,7 @@ func TestConformance(t *testing.T) {
 			SupportedFeatures:    featureList,
 			SkipTests:            skip,
 			RunTest:              runTest,
-			ConformanceProfiles:  []suite.ConformanceProfileName{suite.GatewayHTTPConformanceProfileName},
+			ConformanceProfiles:  profiles(),
 			Implementation: confv1.Implementation{
 				Organization: "gatehouse",
 				Project:      "gatehouse",
