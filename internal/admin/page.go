@@ -236,8 +236,8 @@ func objectStatusRow(o translate.ObjectStatus) objectRow {
 		for _, l := range o.Gateway.Listeners {
 			add("listener "+string(l.Name), l.Conditions)
 		}
-	case o.HTTPRoute != nil:
-		for _, par := range o.HTTPRoute.Parents {
+	case o.Route != nil:
+		for _, par := range o.Route.Parents {
 			add("parent "+string(par.ParentRef.Name), par.Conditions)
 		}
 	case o.TrafficPolicy != nil:

@@ -100,8 +100,8 @@ func failingConditions(s translate.ObjectStatus) []string {
 				add("listener "+string(l.Name)+": ", c.Type, string(c.Status), c.Reason, c.Message)
 			}
 		}
-	case s.HTTPRoute != nil:
-		for _, p := range s.HTTPRoute.Parents {
+	case s.Route != nil:
+		for _, p := range s.Route.Parents {
 			for _, c := range p.Conditions {
 				add("parent "+string(p.ParentRef.Name)+": ", c.Type, string(c.Status), c.Reason, c.Message)
 			}

@@ -91,21 +91,62 @@ func (w *Writer) writeGateway(ctx context.Context, ns, name string, st translate
 	return err == nil, err
 }
 
-func (w *Writer) writeHTTPRoute(ctx context.Context, ns, name string, st translate.ObjectStatus, present bool) (bool, error) {
-	hr, err := w.client.GatewayV1().HTTPRoutes(ns).Get(ctx, name, metav1.GetOptions{})
+// routeAccess reads and writes one route kind's status.parents through the
+// typed clientset.
+type routeAccess struct {
+	get    func(ctx context.Context, ns, name string) (obj any, status *gwv1.RouteStatus, err error)
+	update func(ctx context.Context, ns string, obj any) error
+}
+
+// routeKinds are the route kinds whose status the writer maintains.
+func (w *Writer) routeKinds() map[string]routeAccess {
+	c := w.client.GatewayV1()
+	return map[string]routeAccess{
+		"HTTPRoute": {
+			get: func(ctx context.Context, ns, name string) (any, *gwv1.RouteStatus, error) {
+				r, err := c.HTTPRoutes(ns).Get(ctx, name, metav1.GetOptions{})
+				if err != nil {
+					return nil, nil, err
+				}
+				return r, &r.Status.RouteStatus, nil
+			},
+			update: func(ctx context.Context, ns string, obj any) error {
+				_, err := c.HTTPRoutes(ns).UpdateStatus(ctx, obj.(*gwv1.HTTPRoute), metav1.UpdateOptions{})
+				return err
+			},
+		},
+		"GRPCRoute": {
+			get: func(ctx context.Context, ns, name string) (any, *gwv1.RouteStatus, error) {
+				r, err := c.GRPCRoutes(ns).Get(ctx, name, metav1.GetOptions{})
+				if err != nil {
+					return nil, nil, err
+				}
+				return r, &r.Status.RouteStatus, nil
+			},
+			update: func(ctx context.Context, ns string, obj any) error {
+				_, err := c.GRPCRoutes(ns).UpdateStatus(ctx, obj.(*gwv1.GRPCRoute), metav1.UpdateOptions{})
+				return err
+			},
+		},
+	}
+}
+
+// writeRoute merges our status.parents entries into a route of any kind.
+func (w *Writer) writeRoute(ctx context.Context, acc routeAccess, ns, name string, st translate.ObjectStatus, present bool) (bool, error) {
+	obj, cur, err := acc.get(ctx, ns, name)
 	if err != nil {
 		return false, err
 	}
 	var desired []gwv1.RouteParentStatus
-	if present && st.HTTPRoute != nil {
-		desired = st.HTTPRoute.Parents
+	if present && st.Route != nil {
+		desired = st.Route.Parents
 	}
-	parents := mergeParents(hr.Status.Parents, desired, gwv1.GatewayController(w.controller), metav1.NewTime(w.now()))
-	if reflect.DeepEqual(parents, hr.Status.Parents) {
+	parents := mergeParents(cur.Parents, desired, gwv1.GatewayController(w.controller), metav1.NewTime(w.now()))
+	if reflect.DeepEqual(parents, cur.Parents) {
 		return false, nil
 	}
-	hr.Status.Parents = parents
-	_, err = w.client.GatewayV1().HTTPRoutes(ns).UpdateStatus(ctx, hr, metav1.UpdateOptions{})
+	cur.Parents = parents
+	err = acc.update(ctx, ns, obj)
 	return err == nil, err
 }
 

@@ -41,6 +41,7 @@ type Writer struct {
 	queue  workqueue.TypedRateLimitingInterface[string]
 	leader atomic.Bool
 	writes atomic.Int64
+	routes map[string]routeAccess
 }
 
 // New returns a Writer for objects of controller.
@@ -48,10 +49,12 @@ func New(client gwclient.Interface, controller string, log *slog.Logger) *Writer
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Writer{log: log, client: client, controller: controller, now: time.Now,
+	w := &Writer{log: log, client: client, controller: controller, now: time.Now,
 		desired: map[string]translate.ObjectStatus{}, removed: map[string]bool{},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "status"})}
+	w.routes = w.routeKinds()
+	return w
 }
 
 // Update records a status change from translation and queues the objects.
@@ -161,10 +164,12 @@ func (w *Writer) write(ctx context.Context, key string, st translate.ObjectStatu
 		changed, err = w.writeClass(ctx, name, st, present)
 	case "Gateway":
 		changed, err = w.writeGateway(ctx, ns, name, st, present)
-	case "HTTPRoute":
-		changed, err = w.writeHTTPRoute(ctx, ns, name, st, present)
 	case "TrafficPolicy":
 		changed, err = w.writeTrafficPolicy(ctx, ns, name, st, present)
+	default:
+		if acc, ok := w.routes[kind]; ok {
+			changed, err = w.writeRoute(ctx, acc, ns, name, st, present)
+		}
 	}
 	if err == nil && changed {
 		w.writes.Add(1)

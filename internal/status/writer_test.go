@@ -15,11 +15,11 @@ import (
 )
 
 func routeStatus(msg string) translate.ObjectStatus {
-	return translate.ObjectStatus{Kind: "HTTPRoute", Namespace: "ns", Name: "r", HTTPRoute: &gwv1.HTTPRouteStatus{
-		RouteStatus: gwv1.RouteStatus{Parents: []gwv1.RouteParentStatus{{
+	return translate.ObjectStatus{Kind: "HTTPRoute", Namespace: "ns", Name: "r", Route: &gwv1.RouteStatus{
+		Parents: []gwv1.RouteParentStatus{{
 			ParentRef: gwv1.ParentReference{Name: "gw"}, ControllerName: "gatehouse.dev/gateway-controller",
 			Conditions: []metav1.Condition{{Type: "Accepted", Status: "True", Reason: "Accepted", Message: msg}},
-		}}}}}
+		}}}}
 }
 
 func countStatusUpdates(c *fake.Clientset) int {

@@ -46,7 +46,7 @@ func (t *Translator) translateFilters(ctx *collection.Ctx, hr *gwv1.HTTPRoute, f
 			if f.RequestMirror == nil {
 				return nil, fmt.Errorf("%s: requestMirror is required for its type", ff)
 			}
-			ref := t.resolveBackend(ctx, hr, f.RequestMirror.BackendRef, ff+".requestMirror.backendRef", rr)
+			ref := t.resolveBackend(ctx, routeRef{Kind: "HTTPRoute", Namespace: hr.Namespace}, f.RequestMirror.BackendRef, ff+".requestMirror.backendRef", rr)
 			if ref.Invalid != "" {
 				continue // reported in ResolvedRefs; the rule still serves without the mirror
 			}

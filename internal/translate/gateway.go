@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -99,7 +101,31 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-var httpRouteKind = gwv1.RouteGroupKind{Group: ptr(gwv1.Group(gwv1.GroupName)), Kind: "HTTPRoute"}
+// routeKinds lists, per listener protocol, the route kinds Gatehouse serves on
+// it, in the order status.supportedKinds reports them (also the default of
+// allowedRoutes.kinds). A protocol that is not listed is UnsupportedProtocol.
+var routeKinds = map[gwv1.ProtocolType][]gwv1.Kind{
+	gwv1.HTTPProtocolType:  {"HTTPRoute"},
+	gwv1.HTTPSProtocolType: {"HTTPRoute"},
+}
+
+// listenerKinds returns the route kinds a listener can serve.
+func listenerKinds(l *gwv1.Listener) []gwv1.Kind { return routeKinds[l.Protocol] }
+
+// needsCertificates reports whether a listener terminates TLS itself.
+func needsCertificates(l *gwv1.Listener) bool {
+	switch l.Protocol {
+	case gwv1.HTTPSProtocolType:
+		return true
+	case gwv1.TLSProtocolType:
+		return l.TLS == nil || l.TLS.Mode == nil || *l.TLS.Mode == gwv1.TLSModeTerminate
+	}
+	return false
+}
+
+func routeKind(k gwv1.Kind) gwv1.RouteGroupKind {
+	return gwv1.RouteGroupKind{Group: ptr(gwv1.Group(gwv1.GroupName)), Kind: k}
+}
 
 func ptr[T any](v T) *T { return &v }
 
@@ -156,11 +182,9 @@ func (t *Translator) translateListener(ctx *collection.Ctx, gw *gwv1.Gateway, l 
 	}
 	accepted := cond(gwv1.ListenerConditionAccepted, true, gwv1.ListenerReasonAccepted, "Listener is valid", gen)
 	resolved := cond(gwv1.ListenerConditionResolvedRefs, true, gwv1.ListenerReasonResolvedRefs, "All references resolved", gen)
-	switch l.Protocol {
-	case gwv1.HTTPProtocolType, gwv1.HTTPSProtocolType:
-	default:
+	if len(listenerKinds(l)) == 0 {
 		accepted = cond(gwv1.ListenerConditionAccepted, false, gwv1.ListenerReasonUnsupportedProtocol,
-			fmt.Sprintf("protocol %q is not supported; use HTTP or HTTPS", l.Protocol), gen)
+			fmt.Sprintf("protocol %q is not supported; use %s", l.Protocol, supportedProtocols()), gen)
 	}
 	var kindMsg string
 	r.Kinds, kindMsg = supportedKinds(l)
@@ -168,7 +192,7 @@ func (t *Translator) translateListener(ctx *collection.Ctx, gw *gwv1.Gateway, l 
 		resolved = cond(gwv1.ListenerConditionResolvedRefs, false, gwv1.ListenerReasonInvalidRouteKinds, kindMsg, gen)
 	}
 	malformedOnly := false
-	if l.Protocol == gwv1.HTTPSProtocolType && accepted.Status == metav1.ConditionTrue {
+	if needsCertificates(l) && accepted.Status == metav1.ConditionTrue {
 		certs, reason, msg, malformed := t.listenerCertificates(ctx, gw, l, &r.SecretRefs)
 		r.Certificates = certs
 		if reason != "" {
@@ -192,11 +216,13 @@ func (t *Translator) translateListener(ctx *collection.Ctx, gw *gwv1.Gateway, l 
 // supportedKinds intersects the listener's allowedRoutes.kinds with what we
 // serve. The message is non-empty when some requested kind is unsupported.
 func supportedKinds(l *gwv1.Listener) ([]gwv1.RouteGroupKind, string) {
+	served := listenerKinds(l)
 	if l.AllowedRoutes == nil || len(l.AllowedRoutes.Kinds) == 0 {
-		if l.Protocol == gwv1.HTTPProtocolType || l.Protocol == gwv1.HTTPSProtocolType {
-			return []gwv1.RouteGroupKind{httpRouteKind}, ""
+		out := make([]gwv1.RouteGroupKind, 0, len(served))
+		for _, k := range served {
+			out = append(out, routeKind(k))
 		}
-		return nil, ""
+		return out, ""
 	}
 	var out []gwv1.RouteGroupKind
 	var bad []string
@@ -205,16 +231,26 @@ func supportedKinds(l *gwv1.Listener) ([]gwv1.RouteGroupKind, string) {
 		if k.Group != nil {
 			group = string(*k.Group)
 		}
-		if group == gwv1.GroupName && k.Kind == "HTTPRoute" {
-			out = append(out, httpRouteKind)
+		if group == gwv1.GroupName && slices.Contains(served, k.Kind) {
+			out = append(out, routeKind(k.Kind))
 		} else {
 			bad = append(bad, group+"/"+string(k.Kind))
 		}
 	}
 	if len(bad) > 0 {
-		return out, fmt.Sprintf("allowedRoutes.kinds: unsupported kinds %v; this listener supports HTTPRoute", bad)
+		return out, fmt.Sprintf("allowedRoutes.kinds: unsupported kinds %v; a %s listener supports %v", bad, l.Protocol, served)
 	}
 	return out, ""
+}
+
+// supportedProtocols lists the listener protocols served, sorted.
+func supportedProtocols() string {
+	var out []string
+	for p := range routeKinds {
+		out = append(out, string(p))
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
 }
 
 // listenerCertificates resolves certificateRefs to kubernetes.io/tls Secrets.

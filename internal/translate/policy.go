@@ -108,7 +108,7 @@ func (t *Translator) resolvePolicyTarget(ctx *collection.Ctx, ns string, ref gwv
 		}
 		return nil, nil, fmt.Sprintf("Gateway %s has no listener %q", key, *ref.SectionName)
 	case "HTTPRoute":
-		r, ok := collection.Fetch(ctx, t.routes, key)
+		r, ok := collection.Fetch(ctx, t.routes, routeKey("HTTPRoute", key))
 		if !ok || len(r.Rules) == 0 {
 			return nil, nil, fmt.Sprintf("HTTPRoute %s not found or not attached to a Gateway of ours", key)
 		}

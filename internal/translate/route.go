@@ -11,6 +11,7 @@ import (
 
 	"gatehouse.dev/gatehouse/internal/collection"
 	"gatehouse.dev/gatehouse/internal/ir"
+	"gatehouse.dev/gatehouse/internal/source"
 )
 
 // routeResult is one HTTPRoute: one ir.Route per valid rule, the listeners
@@ -38,13 +39,17 @@ type parentOutcome struct {
 	message string
 }
 
-func (t *Translator) translateRoute(ctx *collection.Ctx, key string, hr *gwv1.HTTPRoute) (*routeResult, bool) {
-	var outcomes []parentOutcome
-	for _, ref := range hr.Spec.ParentRefs {
-		if o, ours := t.attachParent(ctx, hr, ref); ours {
-			outcomes = append(outcomes, o)
-		}
+// translateRoute translates a route of any kind.
+func (t *Translator) translateRoute(ctx *collection.Ctx, key string, obj source.Object) (*routeResult, bool) {
+	switch r := obj.(type) {
+	case *gwv1.HTTPRoute:
+		return t.translateHTTPRoute(ctx, r)
 	}
+	return nil, false
+}
+
+func (t *Translator) translateHTTPRoute(ctx *collection.Ctx, hr *gwv1.HTTPRoute) (*routeResult, bool) {
+	outcomes := t.attachParents(ctx, routeRef{Kind: "HTTPRoute", Namespace: hr.Namespace, Hostnames: hr.Spec.Hostnames}, hr.Spec.ParentRefs)
 	if len(outcomes) == 0 {
 		return nil, false // not attached to anything of ours: no IR, no status
 	}
@@ -66,18 +71,39 @@ func (t *Translator) translateRoute(ctx *collection.Ctx, key string, hr *gwv1.HT
 			res.Listeners = appendUnique(res.Listeners, l)
 		}
 	}
-	res.Status = routeStatus(hr, outcomes, rules, t.controller)
+	res.Status = routeStatus("HTTPRoute", &hr.ObjectMeta, outcomes, rules.verdict(), t.controller)
 	return res, true
+}
+
+// routeRef is what parentRef resolution needs to know about a route of any
+// kind.
+type routeRef struct {
+	Kind      string // HTTPRoute, GRPCRoute, TLSRoute, TCPRoute
+	Namespace string
+	// Hostnames are the route's spec.hostnames (none for TCPRoute).
+	Hostnames []gwv1.Hostname
+}
+
+// attachParents resolves every parentRef of a route; only refs that name a
+// Gateway of ours produce an outcome.
+func (t *Translator) attachParents(ctx *collection.Ctx, r routeRef, refs []gwv1.ParentReference) []parentOutcome {
+	var outcomes []parentOutcome
+	for _, ref := range refs {
+		if o, ours := t.attachParent(ctx, r, ref); ours {
+			outcomes = append(outcomes, o)
+		}
+	}
+	return outcomes
 }
 
 // attachParent resolves one parentRef. ours is false when the ref does not
 // name an existing Gateway of ours (then another controller owns the status).
-func (t *Translator) attachParent(ctx *collection.Ctx, hr *gwv1.HTTPRoute, ref gwv1.ParentReference) (parentOutcome, bool) {
+func (t *Translator) attachParent(ctx *collection.Ctx, r routeRef, ref gwv1.ParentReference) (parentOutcome, bool) {
 	o := parentOutcome{ref: ref}
 	if (ref.Group != nil && *ref.Group != gwv1.GroupName) || (ref.Kind != nil && *ref.Kind != "Gateway") {
 		return o, false
 	}
-	ns := hr.Namespace
+	ns := r.Namespace
 	if ref.Namespace != nil {
 		ns = string(*ref.Namespace)
 	}
@@ -98,10 +124,10 @@ func (t *Translator) attachParent(ctx *collection.Ctx, hr *gwv1.HTTPRoute, ref g
 		// Attachment depends on the listener being accepted and its
 		// allowedRoutes, not on its references resolving.
 		accepted := l.Ready || l.Conditions[0].Status == metav1.ConditionTrue
-		if !accepted || !kindAllowed(l.Kinds, "HTTPRoute") || !t.namespaceAllowed(ctx, l, g.Namespace, hr.Namespace) {
+		if !accepted || !kindAllowed(l.Kinds, r.Kind) || !t.namespaceAllowed(ctx, l, g.Namespace, r.Namespace) {
 			continue
 		}
-		hosts, ok := intersectHostnames(l.Hostname, hr.Spec.Hostnames)
+		hosts, ok := intersectHostnames(l.Hostname, r.Hostnames)
 		if !ok {
 			hostnameMiss = true
 			continue
@@ -231,15 +257,32 @@ func mergeParents(outcomes []parentOutcome) []ir.RouteParent {
 	return out
 }
 
-// routeStatus builds the status.parents entries of our controller.
-func routeStatus(hr *gwv1.HTTPRoute, outcomes []parentOutcome, rules ruleResults, controller string) *ObjectStatus {
-	gen := hr.Generation
-	st := &gwv1.HTTPRouteStatus{}
+// ruleVerdict is what a route's rules contribute to its status, for any
+// route kind.
+type ruleVerdict struct {
+	valid int // rules that translated
+	// invalid describes the rules left out (unsupported or invalid values).
+	invalid []string
+	// refReason is set when some backendRef did not resolve; refErrors
+	// name them.
+	refReason gwv1.RouteConditionReason
+	refErrors []string
+}
+
+func (rr ruleResults) verdict() ruleVerdict {
+	return ruleVerdict{valid: len(rr.routes), invalid: rr.invalid, refReason: rr.refReason, refErrors: rr.refErrors}
+}
+
+// routeStatus builds the status.parents entries of our controller for a
+// route of any kind.
+func routeStatus(kind string, meta *metav1.ObjectMeta, outcomes []parentOutcome, rules ruleVerdict, controller string) *ObjectStatus {
+	gen := meta.Generation
+	st := &gwv1.RouteStatus{}
 	for _, o := range outcomes {
 		accepted := cond(gwv1.RouteConditionAccepted, true, gwv1.RouteReasonAccepted, "Route is attached", gen)
 		if len(o.attached) == 0 && len(o.pending) == 0 {
 			accepted = cond(gwv1.RouteConditionAccepted, false, o.reason, o.message, gen)
-		} else if len(rules.routes) == 0 && len(rules.invalid) > 0 {
+		} else if rules.valid == 0 && len(rules.invalid) > 0 {
 			accepted = cond(gwv1.RouteConditionAccepted, false, gwv1.RouteReasonUnsupportedValue, strings.Join(rules.invalid, "; "), gen)
 		}
 		resolved := cond(gwv1.RouteConditionResolvedRefs, true, gwv1.RouteReasonResolvedRefs, "All references resolved", gen)
@@ -247,12 +290,12 @@ func routeStatus(hr *gwv1.HTTPRoute, outcomes []parentOutcome, rules ruleResults
 			resolved = cond(gwv1.RouteConditionResolvedRefs, false, rules.refReason, strings.Join(rules.refErrors, "; "), gen)
 		}
 		conds := []metav1.Condition{accepted, resolved}
-		if len(rules.routes) > 0 && len(rules.invalid) > 0 {
+		if rules.valid > 0 && len(rules.invalid) > 0 {
 			conds = append(conds, cond(gwv1.RouteConditionPartiallyInvalid, true, gwv1.RouteReasonUnsupportedValue,
 				fmt.Sprintf("rules dropped: %s", strings.Join(rules.invalid, "; ")), gen))
 		}
 		st.Parents = append(st.Parents, gwv1.RouteParentStatus{ParentRef: o.ref,
 			ControllerName: gwv1.GatewayController(controller), Conditions: conds})
 	}
-	return &ObjectStatus{Kind: "HTTPRoute", Namespace: hr.Namespace, Name: hr.Name, HTTPRoute: st}
+	return &ObjectStatus{Kind: kind, Namespace: meta.Namespace, Name: meta.Name, Route: st}
 }

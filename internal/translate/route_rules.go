@@ -55,7 +55,7 @@ func (t *Translator) translateRules(ctx *collection.Ctx, hr *gwv1.HTTPRoute) rul
 		for j := range rule.BackendRefs {
 			br := &rule.BackendRefs[j]
 			field := fmt.Sprintf("spec.rules[%d].backendRefs[%d]", i, j)
-			ref := t.resolveBackend(ctx, hr, br.BackendObjectReference, field, &rr)
+			ref := t.resolveBackend(ctx, routeRef{Kind: "HTTPRoute", Namespace: hr.Namespace}, br.BackendObjectReference, field, &rr)
 			ref.Weight = 1
 			if br.Weight != nil {
 				ref.Weight = *br.Weight
@@ -162,9 +162,10 @@ func parseDuration(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// resolveBackend turns a backend reference into an IR BackendRef, recording
-// why it is invalid when it does not resolve.
-func (t *Translator) resolveBackend(ctx *collection.Ctx, hr *gwv1.HTTPRoute, ref gwv1.BackendObjectReference, field string, rr *ruleResults) ir.BackendRef {
+// resolveBackend turns a backend reference of a route (kind and namespace in
+// from) into an IR BackendRef, recording why it is invalid when it does not
+// resolve.
+func (t *Translator) resolveBackend(ctx *collection.Ctx, from routeRef, ref gwv1.BackendObjectReference, field string, rr *ruleResults) ir.BackendRef {
 	group, kind := "", "Service"
 	if ref.Group != nil {
 		group = string(*ref.Group)
@@ -172,7 +173,7 @@ func (t *Translator) resolveBackend(ctx *collection.Ctx, hr *gwv1.HTTPRoute, ref
 	if ref.Kind != nil {
 		kind = string(*ref.Kind)
 	}
-	ns := hr.Namespace
+	ns := from.Namespace
 	if ref.Namespace != nil {
 		ns = string(*ref.Namespace)
 	}
@@ -190,7 +191,7 @@ func (t *Translator) resolveBackend(ctx *collection.Ctx, hr *gwv1.HTTPRoute, ref
 	if !isService && !isStatic {
 		return fail(gwv1.RouteReasonInvalidKind, fmt.Sprintf("kind %s/%s is not supported; use Service or gatehouse.dev/StaticBackend", group, kind))
 	}
-	if !t.referenceAllowed(ctx, gwv1.GroupName, "HTTPRoute", hr.Namespace, group, kind, ns, string(ref.Name)) {
+	if !t.referenceAllowed(ctx, gwv1.GroupName, from.Kind, from.Namespace, group, kind, ns, string(ref.Name)) {
 		return fail(gwv1.RouteReasonRefNotPermitted, fmt.Sprintf("%s %s/%s is in another namespace and no ReferenceGrant allows it", kind, ns, ref.Name))
 	}
 	key := ns + "/" + string(ref.Name)

@@ -16,8 +16,10 @@ type ObjectStatus struct {
 
 	GatewayClass *gwv1.GatewayClassStatus `json:"gatewayClassStatus,omitempty"`
 	Gateway      *gwv1.GatewayStatus      `json:"gatewayStatus,omitempty"`
-	// HTTPRoute holds only the status.parents entries of our controller.
-	HTTPRoute *gwv1.HTTPRouteStatus `json:"httpRouteStatus,omitempty"`
+	// Route is the status of any route kind (HTTPRoute, GRPCRoute, TLSRoute,
+	// TCPRoute; Kind says which): only the status.parents entries of our
+	// controller.
+	Route *gwv1.RouteStatus `json:"routeStatus,omitempty"`
 	// TrafficPolicy holds only the status.ancestors entries of our controller.
 	TrafficPolicy *v1alpha1.TrafficPolicyStatus `json:"trafficPolicyStatus,omitempty"`
 }
@@ -40,7 +42,8 @@ func (s ObjectStatus) less(o ObjectStatus) bool {
 	return s.Name < o.Name
 }
 
-var statusKindOrder = map[string]int{"GatewayClass": 0, "Gateway": 1, "HTTPRoute": 2, "TrafficPolicy": 3}
+var statusKindOrder = map[string]int{"GatewayClass": 0, "Gateway": 1, "ListenerSet": 2,
+	"HTTPRoute": 3, "GRPCRoute": 4, "TLSRoute": 5, "TCPRoute": 6, "TrafficPolicy": 7}
 
 // Rejected reports whether any part of the object was not accepted or has
 // references that did not resolve.
@@ -54,8 +57,8 @@ func (s ObjectStatus) Rejected() bool {
 		for _, l := range s.Gateway.Listeners {
 			conds = append(conds, l.Conditions)
 		}
-	case s.HTTPRoute != nil:
-		for _, p := range s.HTTPRoute.Parents {
+	case s.Route != nil:
+		for _, p := range s.Route.Parents {
 			conds = append(conds, p.Conditions)
 		}
 	case s.TrafficPolicy != nil:

@@ -24,7 +24,10 @@ const DefaultControllerName = "gatehouse.dev/gateway-controller"
 type Inputs struct {
 	GatewayClasses  *collection.Input[*gwv1.GatewayClass]
 	Gateways        *collection.Input[*gwv1.Gateway]
-	HTTPRoutes      *collection.Input[*gwv1.HTTPRoute]
+	// Routes holds every route kind (HTTPRoute, GRPCRoute, ...), keyed
+	// "Kind/namespace/name", so that attachment counts, backend references
+	// and outputs are computed once for all kinds.
+	Routes          *collection.Input[source.Object]
 	ReferenceGrants *collection.Input[*gwv1.ReferenceGrant]
 	Services        *collection.Input[*corev1.Service]
 	EndpointSlices  *collection.Input[*discoveryv1.EndpointSlice]
@@ -97,7 +100,7 @@ func New(controller string, opts ...Option) *Translator {
 	t.in = Inputs{
 		GatewayClasses:  collection.NewInput[*gwv1.GatewayClass](e, "GatewayClass", nil),
 		Gateways:        collection.NewInput[*gwv1.Gateway](e, "Gateway", nil),
-		HTTPRoutes:      collection.NewInput[*gwv1.HTTPRoute](e, "HTTPRoute", nil),
+		Routes:          collection.NewInput[source.Object](e, "Route", nil),
 		ReferenceGrants: collection.NewInput[*gwv1.ReferenceGrant](e, "ReferenceGrant", nil),
 		Services:        collection.NewInput[*corev1.Service](e, "Service", nil),
 		EndpointSlices:  collection.NewInput[*discoveryv1.EndpointSlice](e, "EndpointSlice", nil),
@@ -135,7 +138,7 @@ func New(controller string, opts ...Option) *Translator {
 			return certificateFor(key, s)
 		})
 
-	t.routes = collection.Map(e, "routes", t.in.HTTPRoutes.Collection, nil, t.translateRoute)
+	t.routes = collection.Map(e, "routes", t.in.Routes.Collection, nil, t.translateRoute)
 	routesByListener := collection.AddIndex(t.routes, "listener", (*routeResult).listenerNames)
 	routesByBackend := collection.AddIndex(t.routes, "backend", (*routeResult).backendNames)
 
@@ -166,7 +169,7 @@ func (t *Translator) applyEvent(w *collection.Writer, ev source.Event) {
 	case source.KindGateway:
 		write(w, t.in.Gateways, key, ev.Object, del)
 	case source.KindHTTPRoute:
-		write(w, t.in.HTTPRoutes, key, ev.Object, del)
+		write(w, t.in.Routes, routeKey(ev.Kind, key), ev.Object, del)
 	case source.KindReferenceGrant:
 		write(w, t.in.ReferenceGrants, key, ev.Object, del)
 	case source.KindService:
@@ -185,6 +188,9 @@ func (t *Translator) applyEvent(w *collection.Writer, ev source.Event) {
 		write(w, t.in.TrafficPolicies, key, ev.Object, del)
 	}
 }
+
+// routeKey is the key of a route of any kind in Inputs.Routes.
+func routeKey(kind, key string) string { return kind + "/" + key }
 
 func write[T source.Object](w *collection.Writer, in *collection.Input[T], key string, obj source.Object, del bool) {
 	if del {
