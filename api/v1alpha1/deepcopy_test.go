@@ -19,6 +19,7 @@ func TestDeepCopy(t *testing.T) {
 		"GatewayParametersList": func() runtime.Object { return &GatewayParametersList{} },
 		"StaticBackend":         func() runtime.Object { return &StaticBackend{} },
 		"StaticBackendList":     func() runtime.Object { return &StaticBackendList{} },
+		"TrafficPolicy":         func() runtime.Object { return &TrafficPolicy{} },
 	}
 	for name, newObject := range newObjects {
 		t.Run(name, func(t *testing.T) {

@@ -36,6 +36,47 @@ type StaticBackendSpec struct {
 	Protocol string `json:"protocol,omitempty"`
 	// TLS, when set, makes the proxy connect to the endpoints with TLS.
 	TLS *StaticBackendTLS `json:"tls,omitempty"`
+	// LLM, when set, makes the endpoints an OpenAI-compatible API.
+	LLM *StaticBackendLLM `json:"llm,omitempty"`
+}
+
+// StaticBackendLLM describes an OpenAI-compatible API behind a
+// StaticBackend:
+//
+//	spec:
+//	  endpoints: ["api.openai.com:443"]
+//	  llm:
+//	    baseURL: https://api.openai.com/v1
+//	    apiKeySecretRef: {name: openai, key: api-key}
+//	    models:
+//	    - {name: gpt-4o}
+//	    - {name: fast, upstreamName: gpt-4o-mini}
+type StaticBackendLLM struct {
+	// BaseURL is the API's base URL. Its host is the Host header sent, its
+	// path replaces the request path's leading "/v1", and an https URL turns
+	// on TLS to the endpoints (server name: the host) unless spec.tls says
+	// otherwise.
+	BaseURL string `json:"baseURL"`
+	// APIKeySecretRef names a Secret in the same namespace whose key (default
+	// "api-key") holds the API key, sent as "Authorization: Bearer <key>".
+	// The client's Authorization header is never forwarded.
+	APIKeySecretRef *SecretKeyRef `json:"apiKeySecretRef,omitempty"`
+	// Models are the model names this backend serves, listed by GET
+	// /v1/models; UpstreamName, when set, is the name sent to the API
+	// instead (the request body's "model" is rewritten).
+	Models []LLMModel `json:"models,omitempty"`
+}
+
+// SecretKeyRef names one key of a Secret in the same namespace.
+type SecretKeyRef struct {
+	Name string `json:"name"`
+	Key  string `json:"key,omitempty"`
+}
+
+// LLMModel is one model an LLM backend serves.
+type LLMModel struct {
+	Name         string `json:"name"`
+	UpstreamName string `json:"upstreamName,omitempty"`
 }
 
 // StaticBackendTLS configures TLS origination to a StaticBackend.
@@ -71,6 +112,15 @@ func (s *StaticBackend) DeepCopyObject() runtime.Object {
 			t.CACertificateRef = &ref
 		}
 		out.Spec.TLS = &t
+	}
+	if l := s.Spec.LLM; l != nil {
+		c := *l
+		if l.APIKeySecretRef != nil {
+			ref := *l.APIKeySecretRef
+			c.APIKeySecretRef = &ref
+		}
+		c.Models = append([]LLMModel(nil), l.Models...)
+		out.Spec.LLM = &c
 	}
 	return out
 }

@@ -101,9 +101,43 @@ type CELHeader struct {
 // PreRouting computes request headers before route selection. A header whose
 // expression fails (missing field, non-JSON body) is removed, so a client can
 // never supply it itself.
+//
+//	preRouting:
+//	  model: {}                  # X-Gateway-Model-Name from the JSON body's "model"
+//	  maxBodyBytes: 2097152      # body buffered for inspection (default 2 MiB)
+//	  onFailure: Reject          # or FallThrough (default)
+//	  setHeaders: [{name: x-tenant, value: 'json(request.body).user'}]
 type PreRouting struct {
-	SetHeaders []CELHeader `json:"setHeaders"`
+	// SetHeaders are CEL expressions evaluating to string.
+	SetHeaders []CELHeader `json:"setHeaders,omitempty"`
+	// Model is the shorthand for routing LLM traffic: the JSON body's
+	// top-level "model" string goes into a header, without writing CEL.
+	Model *ModelRouting `json:"model,omitempty"`
+	// MaxBodyBytes caps the request body buffered for inspection (default
+	// 2 MiB); a larger body is forwarded intact but not inspected.
+	MaxBodyBytes *int64 `json:"maxBodyBytes,omitempty"`
+	// OnFailure is what happens when the body is not JSON, has no model, is
+	// over MaxBodyBytes, or a setHeaders expression fails: FallThrough (the
+	// default) removes the header and lets the request reach the routes that
+	// do not need it; Reject answers with an OpenAI-style JSON error (400
+	// invalid body or missing model, 413 too large).
+	OnFailure string `json:"onFailure,omitempty"`
 }
+
+// ModelRouting is the route-on-model shorthand.
+type ModelRouting struct {
+	// Header receives the model (default X-Gateway-Model-Name).
+	Header string `json:"header,omitempty"`
+}
+
+// DefaultModelHeader is the header ModelRouting sets by default.
+const DefaultModelHeader = "X-Gateway-Model-Name"
+
+// Pre-routing failure modes.
+const (
+	OnFailureFallThrough = "FallThrough"
+	OnFailureReject      = "Reject"
+)
 
 // AccessLog defines access-log lines: each field is a CEL expression over
 // the request and response (any type; rendered as JSON); Filter, when set,
@@ -169,7 +203,16 @@ func (p *TrafficPolicy) DeepCopyInto(out *TrafficPolicy) {
 		out.Spec.Transformation = &Transformation{Request: t.Request.deepCopy(), Response: t.Response.deepCopy()}
 	}
 	if pr := p.Spec.PreRouting; pr != nil {
-		out.Spec.PreRouting = &PreRouting{SetHeaders: append([]CELHeader(nil), pr.SetHeaders...)}
+		c := &PreRouting{SetHeaders: append([]CELHeader(nil), pr.SetHeaders...), OnFailure: pr.OnFailure}
+		if pr.Model != nil {
+			m := *pr.Model
+			c.Model = &m
+		}
+		if pr.MaxBodyBytes != nil {
+			n := *pr.MaxBodyBytes
+			c.MaxBodyBytes = &n
+		}
+		out.Spec.PreRouting = c
 	}
 	if al := p.Spec.AccessLog; al != nil {
 		out.Spec.AccessLog = &AccessLog{Fields: append([]CELHeader(nil), al.Fields...), Filter: al.Filter}

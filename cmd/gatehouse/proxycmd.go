@@ -18,14 +18,13 @@ import (
 	"gatehouse.dev/gatehouse/internal/distribute/xds"
 	"gatehouse.dev/gatehouse/internal/ir"
 	"gatehouse.dev/gatehouse/internal/proxy"
-	"gatehouse.dev/gatehouse/internal/proxy/listener"
 	"gatehouse.dev/gatehouse/internal/telemetry"
 )
 
 func proxyCommand() *cobra.Command {
 	var controllerAddr, gateway, tokenFile, node, adminAddr string
 	var drain time.Duration
-	var lo listener.Options
+	var lf listenerFlags
 	var tf telemetryFlags
 	cmd := &cobra.Command{
 		Use:   "proxy --controller ADDR --gateway NAMESPACE/NAME",
@@ -49,8 +48,13 @@ controller is unreachable and reconnects on its own.`,
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
+			lo, err := lf.options()
+			if err != nil {
+				return err
+			}
 			reg := telemetry.NewRegistry()
 			metrics := telemetry.NewProxyMetrics(reg)
+			lo.ConnState = metrics.ConnState
 			popts := proxy.Options{Logger: log, Listener: lo}
 			if obs := telemetry.NewObserver(metrics, accessLog, tracer); obs != nil {
 				popts.Observer = obs
@@ -69,6 +73,7 @@ controller is unreachable and reconnects on its own.`,
 					Ready:      ready,
 					ConfigDump: func() any { return px.ConfigDump() },
 					Metrics:    telemetry.Handler(reg),
+					Endpoints:  px.EndpointHealth,
 				}), ReadHeaderTimeout: 5 * time.Second}
 				go func() { _ = srv.Serve(ln) }()
 				defer srv.Close() // after the drain: probes see /ready 503 throughout
@@ -105,8 +110,7 @@ controller is unreachable and reconnects on its own.`,
 	f.StringVar(&node, "node", envOr("POD_NAME", hostname()), "this proxy's name, reported to the controller")
 	f.StringVar(&adminAddr, "admin", "0.0.0.0:15000", "admin address (overview page, /healthz, /ready, /metrics, /config_dump, pprof); empty disables it")
 	f.DurationVar(&drain, "drain-timeout", 15*time.Second, "how long in-flight requests may finish on shutdown")
-	f.IntVar(&lo.MaxHeaderBytes, "max-header-bytes", 64<<10, "largest request header block accepted (larger gets 431)")
-	f.DurationVar(&lo.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "time a client has to send its request headers")
+	lf.register(f)
 	tf.register(f, 0)
 	return cmd
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"gatehouse.dev/gatehouse/internal/proxy"
-	"gatehouse.dev/gatehouse/internal/proxy/listener"
 	"gatehouse.dev/gatehouse/internal/standalone"
 	"gatehouse.dev/gatehouse/internal/telemetry"
 	"gatehouse.dev/gatehouse/internal/translate"
@@ -22,8 +21,7 @@ type runOptions struct {
 	controller string
 	debounce   time.Duration
 	drain      time.Duration
-	maxHeader  int
-	readHeader time.Duration
+	listener   listenerFlags
 	telemetry  telemetryFlags
 }
 
@@ -47,8 +45,7 @@ A file or object with an error is reported in the log and at the admin
 	f.StringVar(&o.controller, "controller-name", translate.DefaultControllerName, "GatewayClass controllerName to accept")
 	f.DurationVar(&o.debounce, "debounce", 2*time.Millisecond, "quiet time after a file change before reloading")
 	f.DurationVar(&o.drain, "drain-timeout", 15*time.Second, "how long in-flight requests may finish on shutdown")
-	f.IntVar(&o.maxHeader, "max-header-bytes", 64<<10, "largest request header block accepted (larger gets 431)")
-	f.DurationVar(&o.readHeader, "read-header-timeout", 10*time.Second, "time a client has to send its request headers")
+	o.listener.register(f)
 	o.telemetry.register(f, 0)
 	_ = cmd.MarkFlagRequired("config")
 	return cmd
@@ -65,9 +62,13 @@ func runStandalone(parent context.Context, o runOptions) error {
 	if err != nil {
 		return err
 	}
+	lo, err := o.listener.options()
+	if err != nil {
+		return err
+	}
 	in, err := standalone.Start(ctx, standalone.Options{
 		ConfigDir: o.config, Admin: o.admin, ControllerName: o.controller, Debounce: o.debounce, Logger: log,
-		Proxy:   proxy.Options{Listener: listener.Options{MaxHeaderBytes: o.maxHeader, ReadHeaderTimeout: o.readHeader}},
+		Proxy:   proxy.Options{Listener: lo},
 		Metrics: telemetry.NewRegistry(), AccessLog: accessLog, Tracer: tracer, ShutdownDelay: o.telemetry.shutdownDelay,
 	})
 	if err != nil {

@@ -18,6 +18,7 @@ type telemetryFlags struct {
 	accessLogFilter string
 	accessLogSample float64
 	otlpEndpoint    string
+	otlpProtocol    string
 	traceSample     float64
 	shutdownDelay   time.Duration
 }
@@ -28,7 +29,8 @@ func (t *telemetryFlags) register(f *pflag.FlagSet, defaultShutdownDelay time.Du
 		"access log fields: built-in names, comma-separated (\"default\" = all built-ins), or one name=CEL per flag; repeatable (default all built-ins)")
 	f.StringVar(&t.accessLogFilter, "access-log-filter", "", "CEL expression (bool): log only requests for which it is true, e.g. 'response.code >= 500'")
 	f.Float64Var(&t.accessLogSample, "access-log-sample", 1, "fraction of requests logged, in (0, 1]")
-	f.StringVar(&t.otlpEndpoint, "otlp-endpoint", "", "OTLP/HTTP collector for traces, e.g. http://127.0.0.1:4318; empty disables tracing")
+	f.StringVar(&t.otlpEndpoint, "otlp-endpoint", "", "OTLP collector for traces, e.g. http://127.0.0.1:4318 (HTTP) or grpc://127.0.0.1:4317 (gRPC); empty disables tracing")
+	f.StringVar(&t.otlpProtocol, "otlp-protocol", "", "OTLP transport: http/protobuf or grpc; empty picks grpc for grpc:// and grpcs:// endpoints, http/protobuf otherwise")
 	f.Float64Var(&t.traceSample, "trace-sample", 1, "fraction of new traces recorded, in (0, 1]; requests with a sampled traceparent are always recorded")
 	f.DurationVar(&t.shutdownDelay, "shutdown-delay", defaultShutdownDelay, "on SIGTERM, how long /ready answers 503 while still serving, before listeners stop accepting")
 }
@@ -54,7 +56,7 @@ func (t *telemetryFlags) build() (*telemetry.AccessLog, *telemetry.Tracer, error
 	var tr *telemetry.Tracer
 	if t.otlpEndpoint != "" {
 		var err error
-		if tr, err = telemetry.NewTracer(telemetry.TracingOptions{Endpoint: t.otlpEndpoint, Sample: t.traceSample}); err != nil {
+		if tr, err = telemetry.NewTracer(telemetry.TracingOptions{Endpoint: t.otlpEndpoint, Protocol: t.otlpProtocol, Sample: t.traceSample}); err != nil {
 			return nil, nil, fmt.Errorf("--otlp-endpoint: %w", err)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http/pprof"
 
 	"gatehouse.dev/gatehouse/internal/distribute/xds"
+	"gatehouse.dev/gatehouse/internal/proxy/upstream"
 )
 
 // Sources are the functions the admin endpoints read. Any may be nil.
@@ -31,6 +32,9 @@ type Sources struct {
 	Proxies func() []xds.ProxyStatus
 	// Metrics serves the Prometheus metrics.
 	Metrics http.Handler
+	// Endpoints returns the proxy balancer's endpoint state
+	// (proxy.Proxy.EndpointHealth); the page shows it per backend.
+	Endpoints func() []upstream.BackendHealth
 }
 
 // Handler returns the admin mux:
@@ -44,6 +48,7 @@ type Sources struct {
 //	/status         status conditions of every object, as JSON
 //	/problems       config problems (file, object, field, message)
 //	/proxies        connected proxies and the version each acknowledged
+//	/endpoints      endpoint health per backend (ready, ejected, in flight)
 //	/debug/pprof/   Go profiles
 func Handler(s Sources) http.Handler {
 	mux := http.NewServeMux()
@@ -67,6 +72,11 @@ func Handler(s Sources) http.Handler {
 		proxies = func() any { return s.Proxies() }
 	}
 	mux.HandleFunc("GET /proxies", jsonHandler(proxies))
+	var endpoints func() any
+	if s.Endpoints != nil {
+		endpoints = func() any { return s.Endpoints() }
+	}
+	mux.HandleFunc("GET /endpoints", jsonHandler(endpoints))
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)

@@ -5,8 +5,10 @@ import (
 	"embed"
 	"fmt"
 	"html/template"
+	"net"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -14,6 +16,7 @@ import (
 	"gatehouse.dev/gatehouse/internal/distribute/xds"
 	"gatehouse.dev/gatehouse/internal/ir"
 	"gatehouse.dev/gatehouse/internal/proxy"
+	"gatehouse.dev/gatehouse/internal/proxy/upstream"
 	"gatehouse.dev/gatehouse/internal/source"
 	"gatehouse.dev/gatehouse/internal/translate"
 )
@@ -41,6 +44,8 @@ type page struct {
 	Problems   []source.Problem
 	Proxies    []xds.ProxyStatus
 	HasProxies bool
+	// HasEndpoints: the balancer's endpoint state is shown.
+	HasEndpoints bool
 }
 
 type gatewayRow struct {
@@ -68,6 +73,11 @@ type backendRow struct {
 type endpointRow struct {
 	Address string
 	Ready   bool
+	// Health is known when the proxy's balancer state is available.
+	Health      bool
+	Ejected     bool
+	Outstanding int64
+	Failures    int32
 }
 
 type policyRow struct {
@@ -106,6 +116,10 @@ func buildPage(s Sources) *page {
 			p.Version, p.Rejections = d.Version, d.Rejections
 			addConfig(p, d)
 		}
+	}
+	if s.Endpoints != nil {
+		p.HasEndpoints = true
+		addHealth(p, s.Endpoints())
 	}
 	if s.Status != nil {
 		if st, ok := s.Status().([]translate.ObjectStatus); ok {
@@ -157,7 +171,7 @@ func addConfig(p *page, d proxy.Dump) {
 			br := backendRow{Name: v.Name}
 			for _, port := range v.Ports {
 				for _, ep := range port.Endpoints {
-					br.Endpoints = append(br.Endpoints, endpointRow{Address: fmt.Sprintf("%s:%d", ep.Address, ep.Port), Ready: ep.Ready})
+					br.Endpoints = append(br.Endpoints, endpointRow{Address: net.JoinHostPort(ep.Address, strconv.Itoa(int(ep.Port))), Ready: ep.Ready})
 				}
 			}
 			p.Backends = append(p.Backends, br)
@@ -182,6 +196,29 @@ func addConfig(p *page, d proxy.Dump) {
 	sort.Strings(routeNames)
 	for _, n := range routeNames {
 		p.Routes = append(p.Routes, *routes[n])
+	}
+}
+
+// addHealth overlays the balancer's endpoint state on the backend rows.
+func addHealth(p *page, health []upstream.BackendHealth) {
+	byBackend := make(map[string]map[string]upstream.EndpointHealth, len(health))
+	for _, b := range health {
+		eps := map[string]upstream.EndpointHealth{}
+		for _, port := range b.Ports {
+			for _, e := range port.Endpoints {
+				eps[e.Address] = e
+			}
+		}
+		byBackend[b.Name] = eps
+	}
+	for i := range p.Backends {
+		eps := byBackend[p.Backends[i].Name]
+		for j := range p.Backends[i].Endpoints {
+			row := &p.Backends[i].Endpoints[j]
+			if e, ok := eps[row.Address]; ok {
+				row.Health, row.Ejected, row.Outstanding, row.Failures = true, e.Ejected, e.Outstanding, e.Failures
+			}
+		}
 	}
 }
 
@@ -234,6 +271,11 @@ func objectStatusRow(o translate.ObjectStatus) objectRow {
 	case o.Gateway != nil:
 		add("", o.Gateway.Conditions)
 		for _, l := range o.Gateway.Listeners {
+			add("listener "+string(l.Name), l.Conditions)
+		}
+	case o.ListenerSet != nil:
+		add("", o.ListenerSet.Conditions)
+		for _, l := range o.ListenerSet.Listeners {
 			add("listener "+string(l.Name), l.Conditions)
 		}
 	case o.Route != nil:

@@ -76,6 +76,9 @@ type LLMInfo struct {
 	ResponseModel    string
 	PromptTokens     int64
 	CompletionTokens int64
+	// TotalTokens is the backend's total_tokens (prompt + completion when
+	// the backend does not report it).
+	TotalTokens int64
 }
 
 // Reset clears c for reuse by another request.
@@ -251,4 +254,5 @@ var llmDesc = newObjectDesc[llmKind](LLMType, map[string]fieldDesc{
 	"responseModel":    {typ: types.StringType, get: llmField(func(l *LLMInfo) ref.Val { return aliasString(&l.ResponseModel) })},
 	"promptTokens":     {typ: types.IntType, get: llmField(func(l *LLMInfo) ref.Val { return aliasInt(&l.PromptTokens) })},
 	"completionTokens": {typ: types.IntType, get: llmField(func(l *LLMInfo) ref.Val { return aliasInt(&l.CompletionTokens) })},
-}, "requestModel", "responseModel", "promptTokens", "completionTokens")
+	"totalTokens":      {typ: types.IntType, get: llmField(func(l *LLMInfo) ref.Val { return aliasInt(&l.TotalTokens) })},
+}, "requestModel", "responseModel", "promptTokens", "completionTokens", "totalTokens")

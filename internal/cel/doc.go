@@ -26,7 +26,7 @@
 //	response  gatehouse.Response {code, headers, size, duration, body}
 //	source    gatehouse.Source   {address, port, identity}
 //	backend   gatehouse.Backend  {name, endpoint}
-//	llm       gatehouse.LLM      {requestModel, responseModel, promptTokens, completionTokens}
+//	llm       gatehouse.LLM      {requestModel, responseModel, promptTokens, completionTokens, totalTokens}
 //	jwt       map(string, dyn)   verified JWT claims
 //	gateway, listener, route     string
 //

@@ -33,7 +33,7 @@ func testContext() *Context {
 		JWT:      map[string]any{"sub": "admin", "groups": []any{"ops", "dev"}, "exp": float64(1700000000), "org": map[string]any{"id": "o1"}},
 		Backend:  BackendInfo{Name: "llm-pool", Endpoint: "10.0.0.9:8080"},
 		Gateway:  "gw", Listener: "https", Route: "default/chat",
-		LLM:   &LLMInfo{RequestModel: "gpt-4o", ResponseModel: "gpt-4o-2024", PromptTokens: 12, CompletionTokens: 34},
+		LLM:   &LLMInfo{RequestModel: "gpt-4o", ResponseModel: "gpt-4o-2024", PromptTokens: 12, CompletionTokens: 34, TotalTokens: 46},
 		Start: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
 	}
 }
@@ -83,7 +83,8 @@ func TestEvalVariablesAndFunctions(t *testing.T) {
 		{`json('{"a":[1,2]}').a[1]`, float64(2)},
 		{`toJson({"a": 1, "b": [true, null]})`, `{"a":1,"b":[true,null]}`},
 		{`toJson(jwt.org)`, `{"id":"o1"}`},
-		{`toJson(llm)`, `{"completionTokens":34,"promptTokens":12,"requestModel":"gpt-4o","responseModel":"gpt-4o-2024"}`},
+		{`toJson(llm)`, `{"completionTokens":34,"promptTokens":12,"requestModel":"gpt-4o","responseModel":"gpt-4o-2024","totalTokens":46}`},
+		{`llm.totalTokens`, int64(46)},
 		{`base64.encode(b"hello")`, "aGVsbG8="},
 		{`string(base64.decode("aGVsbG8="))`, "hello"},
 		{`sha256("abc")`, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},

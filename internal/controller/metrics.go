@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"gatehouse.dev/gatehouse/internal/distribute/xds"
+	"gatehouse.dev/gatehouse/internal/provision"
 	"gatehouse.dev/gatehouse/internal/source"
 	"gatehouse.dev/gatehouse/internal/telemetry"
 )
@@ -50,6 +51,14 @@ func (c *Controller) onPush() func(xds.Push) {
 		return nil
 	}
 	return c.telemetry.controller.ObservePush
+}
+
+// onProvision counts provisioned objects (nil when metrics are off).
+func (c *Controller) onProvision() provision.Recorder {
+	if c.telemetry == nil {
+		return nil
+	}
+	return c.telemetry.controller.ObserveProvision
 }
 
 // metricsHandler serves /metrics (nil when metrics are off).

@@ -98,8 +98,8 @@ func (p *provisioner) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	res := provision.Desired(gw, params, p.c.opts.Proxy)
-	if err := provision.Apply(ctx, p.c.Source.Kube, res); err != nil {
+	res := provision.Desired(gw, params, p.c.opts.Proxy, p.c.Translator.ListenerSetPorts(key)...)
+	if err := provision.ApplyRecorded(ctx, p.c.Source.Kube, res, p.c.onProvision()); err != nil {
 		return fmt.Errorf("apply: %w", err)
 	}
 	p.log.Debug("provisioned", "gateway", key, "name", res.Deployment.Name)

@@ -28,6 +28,8 @@ type Hub struct {
 	// routesByListener maps a listener name to the routes naming it as a
 	// parent, so a listener joining a Gateway finds its routes without a scan.
 	routesByListener map[string]map[string]struct{}
+	// l4ByListener is the same for L4Routes (l4view.go).
+	l4ByListener map[string]map[string]struct{}
 	// listenersByGateway maps "namespace/name" to its listener names, so a new
 	// Gateway view starts without a scan.
 	listenersByGateway map[string]map[string]struct{}
@@ -43,6 +45,7 @@ func NewHub() *Hub {
 		subs:               map[*Subscription]struct{}{},
 		views:              map[string]*gatewayView{},
 		routesByListener:   map[string]map[string]struct{}{},
+		l4ByListener:       map[string]map[string]struct{}{},
 		listenersByGateway: map[string]map[string]struct{}{},
 		policiesByGateway:  map[string]map[string]struct{}{},
 	}
@@ -94,6 +97,8 @@ func (h *Hub) index(r ir.Resource) {
 		for _, p := range v.Parents {
 			addToSet(h.routesByListener, p.Listener, v.Name)
 		}
+	case *ir.L4Route:
+		h.indexL4(v, true)
 	case *ir.Policy:
 		for _, g := range v.Gateways {
 			addToSet(h.policiesByGateway, g, v.Name)
@@ -110,6 +115,8 @@ func (h *Hub) unindex(r ir.Resource) {
 		for _, p := range v.Parents {
 			removeFromSet(h.routesByListener, p.Listener, v.Name)
 		}
+	case *ir.L4Route:
+		h.indexL4(v, false)
 	case *ir.Policy:
 		for _, g := range v.Gateways {
 			removeFromSet(h.policiesByGateway, g, v.Name)

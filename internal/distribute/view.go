@@ -23,6 +23,8 @@ type gatewayView struct {
 	listeners map[string][]ir.ID
 	// routes maps each visible Route to the Backend IDs it counted in refs.
 	routes map[string][]ir.ID
+	// l4routes is the same for visible L4Routes (l4view.go).
+	l4routes map[string][]ir.ID
 	// refs counts references to Binds, Certificates and Backends, whether or
 	// not the referenced resource exists yet.
 	refs map[ir.ID]int
@@ -33,7 +35,7 @@ type gatewayView struct {
 
 func newGatewayView(gateway string) *gatewayView {
 	return &gatewayView{gateway: gateway, subs: map[*Subscription]struct{}{},
-		listeners: map[string][]ir.ID{}, routes: map[string][]ir.ID{},
+		listeners: map[string][]ir.ID{}, routes: map[string][]ir.ID{}, l4routes: map[string][]ir.ID{},
 		refs: map[ir.ID]int{}, visible: map[ir.ID]struct{}{}}
 }
 
@@ -45,6 +47,7 @@ func (v *gatewayView) update(h *Hub, touched []ir.ID, upserted map[ir.ID]bool) (
 	// content changed too.
 	dirty := map[ir.ID]bool{}
 	routes := map[string]struct{}{}
+	l4routes := map[string]struct{}{}
 	for _, id := range touched {
 		dirty[id] = dirty[id] || upserted[id] || upserted == nil
 		switch id.Kind {
@@ -53,13 +56,21 @@ func (v *gatewayView) update(h *Hub, touched []ir.ID, upserted map[ir.ID]bool) (
 				for r := range h.routesByListener[id.Name] {
 					routes[r] = struct{}{}
 				}
+				for r := range h.l4ByListener[id.Name] {
+					l4routes[r] = struct{}{}
+				}
 			}
 		case ir.KindRoute:
 			routes[id.Name] = struct{}{}
+		case ir.KindL4Route:
+			l4routes[id.Name] = struct{}{}
 		}
 	}
 	for name := range routes {
 		v.updateRoute(h, name, dirty)
+	}
+	for name := range l4routes {
+		v.updateL4Route(h, name, dirty)
 	}
 	var ups []ir.Resource
 	var rms []ir.ID
@@ -163,6 +174,9 @@ func (v *gatewayView) isVisible(h *Hub, id ir.ID) bool {
 		return ok
 	case ir.KindRoute:
 		_, ok := v.routes[id.Name]
+		return ok
+	case ir.KindL4Route:
+		_, ok := v.l4routes[id.Name]
 		return ok
 	case ir.KindPolicy:
 		_, ok := h.policiesByGateway[v.gateway][id.Name]

@@ -42,6 +42,18 @@ func filterGateway(state map[ir.ID]ir.Resource, gateway string) map[ir.ID]ir.Res
 		}
 	}
 	for id, r := range state {
+		if l4, ok := r.(*ir.L4Route); ok {
+			for _, p := range l4.Parents {
+				if listeners[p.Listener] {
+					out[id] = r
+					for _, b := range l4.Backends {
+						walkRef(b)
+					}
+					break
+				}
+			}
+			continue
+		}
 		rt, ok := r.(*ir.Route)
 		if !ok {
 			continue
@@ -80,7 +92,7 @@ func (g randomIR) backendRef() ir.BackendRef {
 }
 
 func (g randomIR) resource() ir.Resource {
-	switch g.rng.IntN(6) {
+	switch g.rng.IntN(7) {
 	case 0:
 		return &ir.Bind{Name: g.pick("b", 3), Port: int32(g.rng.IntN(100))}
 	case 1:
@@ -93,6 +105,15 @@ func (g randomIR) resource() ir.Resource {
 		return &ir.Certificate{Name: g.pick("c", 3), CertPEM: []byte{byte(g.rng.IntN(9))}}
 	case 3:
 		return &ir.Backend{Name: g.pick("k", 5), Ports: []ir.BackendPort{{Port: int32(g.rng.IntN(9))}}}
+	case 4:
+		r := &ir.L4Route{Name: g.pick("t", 4)}
+		for i := g.rng.IntN(3); i > 0; i-- {
+			r.Parents = append(r.Parents, ir.RouteParent{Listener: g.pick("l", 7)})
+		}
+		for i := g.rng.IntN(3); i > 0; i-- {
+			r.Backends = append(r.Backends, ir.BackendRef{Backend: g.pick("k", 5), Weight: 1})
+		}
+		return r
 	default:
 		r := &ir.Route{Name: g.pick("r", 10)}
 		for i := g.rng.IntN(3); i > 0; i-- {
@@ -109,8 +130,8 @@ func (g randomIR) resource() ir.Resource {
 }
 
 func (g randomIR) id() ir.ID {
-	kinds := map[ir.Kind]string{ir.KindBind: "b3", ir.KindListener: "l6", ir.KindCertificate: "c3", ir.KindBackend: "k5", ir.KindRoute: "r10"}
-	k := []ir.Kind{ir.KindBind, ir.KindListener, ir.KindCertificate, ir.KindBackend, ir.KindRoute}[g.rng.IntN(5)]
+	kinds := map[ir.Kind]string{ir.KindBind: "b3", ir.KindListener: "l6", ir.KindCertificate: "c3", ir.KindBackend: "k5", ir.KindRoute: "r10", ir.KindL4Route: "t4"}
+	k := []ir.Kind{ir.KindBind, ir.KindListener, ir.KindCertificate, ir.KindBackend, ir.KindRoute, ir.KindL4Route}[g.rng.IntN(6)]
 	var n int
 	fmt.Sscanf(kinds[k][1:], "%d", &n)
 	return ir.ID{Kind: k, Name: g.pick(kinds[k][:1], n)}

@@ -80,6 +80,8 @@ type Listener struct {
 	// Certificates names the Certificate resources served for this listener's
 	// hostname on HTTPS binds, in the order of the listener's certificateRefs.
 	Certificates []string `json:"certificates,omitempty"`
+	// TLSMode is set for TLS listeners only: Passthrough or Terminate.
+	TLSMode TLSMode `json:"tlsMode,omitempty"`
 }
 
 // ResourceID implements Resource.
@@ -314,6 +316,33 @@ type Backend struct {
 	Ports []BackendPort `json:"ports"`
 	// TLS, when set, makes the proxy originate TLS to the endpoints.
 	TLS *UpstreamTLS `json:"tls,omitempty"`
+	// LLM, when set, makes the backend an OpenAI-compatible LLM API.
+	LLM *BackendLLM `json:"llm,omitempty"`
+}
+
+// BackendLLM is how the proxy talks to an OpenAI-compatible API.
+type BackendLLM struct {
+	// Host is the Host header sent upstream (the base URL's host).
+	Host string `json:"host,omitempty"`
+	// PathPrefix replaces the request path's leading "/v1" (the base URL's
+	// path, e.g. "/openai/v1"); empty keeps the path.
+	PathPrefix string `json:"pathPrefix,omitempty"`
+	// APIKey is sent as "Authorization: Bearer <key>"; the client's
+	// Authorization header is always removed. It is a secret: config dumps
+	// leave it out.
+	APIKey string `json:"apiKey,omitempty"`
+	// Models are the model names the backend serves; Upstream, when set,
+	// is the name sent upstream instead (model-name rewriting).
+	Models []LLMModel `json:"models,omitempty"`
+	// Invalid, when set, says why the backend cannot be used (e.g. its API
+	// key Secret is missing); the proxy answers its requests with 503.
+	Invalid string `json:"invalid,omitempty"`
+}
+
+// LLMModel is one model of an LLM backend.
+type LLMModel struct {
+	Name     string `json:"name"`
+	Upstream string `json:"upstream,omitempty"`
 }
 
 // ResourceID implements Resource.
@@ -351,4 +380,34 @@ type UpstreamTLS struct {
 	CACertPEM []byte `json:"caCertPEM,omitempty"`
 	// InsecureSkipVerify disables verification (for development only).
 	InsecureSkipVerify bool `json:"insecureSkipVerify,omitempty"`
+	// SubjectAltNames, when not empty, replace ServerName for verification:
+	// the certificate must carry at least one of them (BackendTLSPolicy
+	// subjectAltNames). ServerName is still sent as SNI.
+	SubjectAltNames []SubjectAltName `json:"subjectAltNames,omitempty"`
+	// ClientCertPEM and ClientKeyPEM, when set, are the certificate chain
+	// and key the proxy presents to the backend (Gateway
+	// spec.tls.backend.clientCertificateRef). The key is a secret: config
+	// dumps leave it out.
+	ClientCertPEM []byte `json:"clientCertPEM,omitempty"`
+	ClientKeyPEM  []byte `json:"clientKeyPEM,omitempty"`
+	// Invalid, when set, says why TLS to this backend cannot be configured
+	// (e.g. its BackendTLSPolicy names no valid CA certificate): the proxy
+	// refuses every connection to it, so requests fail with a 5xx instead of
+	// reaching the backend unverified.
+	Invalid string `json:"invalid,omitempty"`
+}
+
+// SANType is the kind of a SubjectAltName.
+type SANType string
+
+// Subject alternative name types, as in BackendTLSPolicy.
+const (
+	SANHostname SANType = "Hostname" // a DNS name; "*.example.com" matches one label
+	SANURI      SANType = "URI"      // an absolute URI, e.g. spiffe://cluster.local/ns/a/sa/b
+)
+
+// SubjectAltName is one acceptable name of a backend certificate.
+type SubjectAltName struct {
+	Type  SANType `json:"type"`
+	Value string  `json:"value"`
 }

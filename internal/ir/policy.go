@@ -26,10 +26,28 @@ type Policy struct {
 	ResponseHeaders *CELTransform `json:"responseHeaders,omitempty"`
 	// PreRouting sets request headers before route selection.
 	PreRouting []CELHeader `json:"preRouting,omitempty"`
+	// PreRoutingBody configures body inspection before route selection:
+	// the model shorthand, the body cap and what a failure does.
+	PreRoutingBody *PreRoutingBody `json:"preRoutingBody,omitempty"`
 	// JWT verifies bearer tokens (the most specific policy with one wins).
 	JWT *PolicyJWT `json:"jwt,omitempty"`
 	// AccessLog defines access-log lines (the most specific one wins).
 	AccessLog *PolicyAccessLog `json:"accessLog,omitempty"`
+}
+
+// PreRoutingBody is the body side of pre-routing.
+type PreRoutingBody struct {
+	// ModelHeader, when set, receives the JSON body's top-level "model"
+	// string (the shorthand for route-on-model); it is removed when the body
+	// is not JSON, has no model or is over MaxBodyBytes.
+	ModelHeader string `json:"modelHeader,omitempty"`
+	// MaxBodyBytes caps the bytes buffered for inspection (0: the proxy's
+	// default, 2 MiB).
+	MaxBodyBytes int64 `json:"maxBodyBytes,omitempty"`
+	// Reject answers failures with an OpenAI-style error (400 invalid body or
+	// missing model, 413 over the cap) instead of removing the header and
+	// letting the request fall through.
+	Reject bool `json:"reject,omitempty"`
 }
 
 // PolicyAccessLog is a set of CEL fields and an optional CEL filter.

@@ -28,26 +28,61 @@ const FieldManager = "gatehouse"
 // the same name that is not controlled by the same Gateway is left alone and
 // reported as an error.
 func Apply(ctx context.Context, client kubernetes.Interface, r Resources) error {
+	return ApplyRecorded(ctx, client, r, nil)
+}
+
+// Outcome is what applying one object did.
+type Outcome string
+
+// Outcomes of applying an object.
+const (
+	Created   Outcome = "created"
+	Updated   Outcome = "updated"
+	Unchanged Outcome = "unchanged"
+	Failed    Outcome = "error"
+)
+
+// Recorder is told the outcome of every object Apply handles, with the
+// object's kind (ServiceAccount, Service, Deployment); for metrics.
+type Recorder func(kind string, outcome Outcome)
+
+// ApplyRecorded is Apply reporting each object's outcome to rec (which may
+// be nil).
+func ApplyRecorded(ctx context.Context, client kubernetes.Interface, r Resources, rec Recorder) error {
+	if rec == nil {
+		rec = func(string, Outcome) {}
+	}
 	// The ServiceAccount first: the Deployment's pods need it to start.
 	if sa := r.ServiceAccount; sa != nil {
 		c := client.CoreV1().ServiceAccounts(sa.Namespace)
-		if err := applyObject(ctx, sa, c.Get, corev1ac.ExtractServiceAccount, c.Apply); err != nil {
+		if err := recorded(rec, "ServiceAccount")(applyObject(ctx, sa, c.Get, corev1ac.ExtractServiceAccount, c.Apply)); err != nil {
 			return err
 		}
 	}
 	if svc := r.Service; svc != nil {
 		c := client.CoreV1().Services(svc.Namespace)
-		if err := applyObject(ctx, svc, c.Get, corev1ac.ExtractService, c.Apply); err != nil {
+		if err := recorded(rec, "Service")(applyObject(ctx, svc, c.Get, corev1ac.ExtractService, c.Apply)); err != nil {
 			return err
 		}
 	}
 	if dep := r.Deployment; dep != nil {
 		c := client.AppsV1().Deployments(dep.Namespace)
-		if err := applyObject(ctx, dep, c.Get, appsv1ac.ExtractDeployment, c.Apply); err != nil {
+		if err := recorded(rec, "Deployment")(applyObject(ctx, dep, c.Get, appsv1ac.ExtractDeployment, c.Apply)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// recorded reports an applyObject result to rec and passes its error on.
+func recorded(rec Recorder, kind string) func(Outcome, error) error {
+	return func(o Outcome, err error) error {
+		if err != nil {
+			o = Failed
+		}
+		rec(kind, o)
+		return err
+	}
 }
 
 // provisioned is what applyObject needs of a typed object.
@@ -68,35 +103,37 @@ func applyObject[O provisioned, AC any](
 	get func(context.Context, string, metav1.GetOptions) (O, error),
 	extract func(O, string) (*AC, error),
 	apply func(context.Context, *AC, metav1.ApplyOptions) (O, error),
-) error {
+) (Outcome, error) {
 	what := fmt.Sprintf("%s %s/%s", desired.GetObjectKind().GroupVersionKind().Kind, desired.GetNamespace(), desired.GetName())
 	want, err := toApplyConfiguration[AC](desired)
 	if err != nil {
-		return fmt.Errorf("apply %s: %w", what, err)
+		return Failed, fmt.Errorf("apply %s: %w", what, err)
 	}
+	outcome := Created
 	live, err := get(ctx, desired.GetName(), metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 	case err != nil:
-		return fmt.Errorf("apply %s: read the current object: %w", what, err)
+		return Failed, fmt.Errorf("apply %s: read the current object: %w", what, err)
 	default:
 		if err := checkController(live, desired); err != nil {
-			return fmt.Errorf("apply %s: %w", what, err)
+			return Failed, fmt.Errorf("apply %s: %w", what, err)
 		}
 		owned, err := extract(live, FieldManager)
 		if err != nil {
-			return fmt.Errorf("apply %s: extract the fields of %q: %w", what, FieldManager, err)
+			return Failed, fmt.Errorf("apply %s: extract the fields of %q: %w", what, FieldManager, err)
 		}
 		if same, err := sameJSON(owned, want); err != nil {
-			return fmt.Errorf("apply %s: %w", what, err)
+			return Failed, fmt.Errorf("apply %s: %w", what, err)
 		} else if same {
-			return nil
+			return Unchanged, nil
 		}
+		outcome = Updated
 	}
 	if _, err := apply(ctx, want, metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
-		return fmt.Errorf("apply %s: %w", what, err)
+		return Failed, fmt.Errorf("apply %s: %w", what, err)
 	}
-	return nil
+	return outcome, nil
 }
 
 // checkController refuses to take over an object that some other owner (or

@@ -58,14 +58,20 @@ type Resources struct {
 }
 
 // Desired returns the objects that run gw's proxies. params may be nil; its
-// set fields override the defaults. Desired does no I/O and its result
-// depends only on its arguments, so it can be compared and tested directly.
-func Desired(gw *gwv1.Gateway, params *v1alpha1.GatewayParameters, o Options) Resources {
+// set fields override the defaults. extraPorts are ports served by
+// ListenerSets attached to gw. Desired does no I/O and its result depends
+// only on its arguments, so it can be compared and tested directly.
+func Desired(gw *gwv1.Gateway, params *v1alpha1.GatewayParameters, o Options, extraPorts ...int32) Resources {
 	var spec v1alpha1.GatewayParametersSpec
 	if params != nil {
 		spec = params.Spec
 	}
 	ports := listenerPorts(gw)
+	if len(extraPorts) > 0 {
+		ports = append(ports, extraPorts...)
+		slices.Sort(ports)
+		ports = slices.Compact(ports)
+	}
 	return Resources{
 		ServiceAccount: serviceAccount(gw),
 		Deployment:     deployment(gw, spec, o, ports),

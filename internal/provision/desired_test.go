@@ -390,3 +390,25 @@ func TestNameAndLabelLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestDesiredListenerSetPorts checks that ports served only by ListenerSets
+// are exposed by the Service and the container, merged with the Gateway's.
+func TestDesiredListenerSetPorts(t *testing.T) {
+	r := Desired(gateway("web", 80), nil, testOptions, 8443, 80, 9000)
+	var svcPorts []int32
+	for _, p := range r.Service.Spec.Ports {
+		svcPorts = append(svcPorts, p.Port)
+	}
+	if want := []int32{80, 8443, 9000}; !slices.Equal(svcPorts, want) {
+		t.Errorf("Service ports = %v, want %v", svcPorts, want)
+	}
+	var containerPorts []int32
+	for _, p := range proxy(t, r).Ports {
+		if strings.HasPrefix(p.Name, "p-") {
+			containerPorts = append(containerPorts, p.ContainerPort)
+		}
+	}
+	if want := []int32{80, 8443, 9000}; !slices.Equal(containerPorts, want) {
+		t.Errorf("container ports = %v, want %v", containerPorts, want)
+	}
+}

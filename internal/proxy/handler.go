@@ -89,7 +89,9 @@ func (h *bindHandler) serve(w http.ResponseWriter, r *http.Request, info *Reques
 		ps = &policyState{start: time.Now()}
 		defer ps.release()
 		if l := table.Listener(h.bind, host); l != nil {
-			h.preRoute(ps, pset, l, r)
+			if h.serveModels(w, r, pset, l) || !h.preRoute(w, ps, pset, l, r) {
+				return
+			}
 		}
 	}
 	res := table.Match(h.bind, host, r)
@@ -145,11 +147,20 @@ func (h *bindHandler) serveRoute(w http.ResponseWriter, r *http.Request, res rou
 	if be.Filters.Request(w, r, mi) {
 		return
 	}
+	w, done, ok := h.llmExchange(w, r, ps, info, be.IR.Backend)
+	if !ok {
+		return
+	}
+	defer done()
 	h.mirror(r, rt.Filters.Mirrors(), be.Filters.Mirrors())
 	if t := rt.IR.Timeouts.Request; t > 0 {
 		ctx, cancel := context.WithTimeout(r.Context(), t)
 		defer cancel()
 		r = r.WithContext(ctx)
+	}
+	var upstreamDone func(status int)
+	if uo, ok := h.p.opts.Observer.(UpstreamObserver); ok {
+		r, upstreamDone = uo.BeginUpstream(r, be.IR.Backend)
 	}
 	h.p.upstreams.Forward(w, r, upstream.Target{
 		Backend: be.IR.Backend,
@@ -161,6 +172,9 @@ func (h *bindHandler) serveRoute(w http.ResponseWriter, r *http.Request, res rou
 			ps.transformResponse(hdr)
 		},
 	})
+	if upstreamDone != nil {
+		upstreamDone(statusWritten(w))
+	}
 }
 
 // mirror sends copies of r to the mirror backends. The body is buffered (up

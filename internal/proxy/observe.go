@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"gatehouse.dev/gatehouse/internal/cel"
 )
 
 // Observer watches every request the proxy serves: metrics, access logs and
@@ -19,6 +21,25 @@ type Observer interface {
 	// End is called once the response is complete. info is only valid
 	// during the call.
 	End(info *RequestInfo)
+}
+
+// UpstreamObserver is an optional extension of Observer, for tracing the
+// upstream call on its own.
+type UpstreamObserver interface {
+	// BeginUpstream is called just before a request is forwarded to
+	// backend. It returns the request to forward (it may carry a new
+	// context and a new traceparent) and, when not nil, a function called
+	// once the forward has returned, with the status the client received.
+	BeginUpstream(r *http.Request, backend string) (*http.Request, func(status int))
+}
+
+// statusWritten returns the status written through w when w records it
+// (an observedWriter), else 0.
+func statusWritten(w http.ResponseWriter) int {
+	if ow, ok := w.(*observedWriter); ok {
+		return ow.status
+	}
+	return 0
 }
 
 // RequestInfo describes one finished request.
@@ -37,6 +58,9 @@ type RequestInfo struct {
 	// Route is the IR route ("namespace/route/rule"); Backend the backend
 	// picked ("" when none, e.g. a redirect).
 	Gateway, Listener, Route, Backend string
+	// LLM is set for requests sent to an LLM backend: the requested and
+	// reported model and the token usage (once the response is complete).
+	LLM *cel.LLMInfo
 }
 
 // observedWriter records status and size for the Observer. It forwards

@@ -1,7 +1,7 @@
 package proxy
 
 import (
-	"bytes"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +11,7 @@ import (
 
 	"gatehouse.dev/gatehouse/internal/cel"
 	"gatehouse.dev/gatehouse/internal/ir"
+	"gatehouse.dev/gatehouse/internal/proxy/llm"
 	"gatehouse.dev/gatehouse/internal/proxy/policy"
 )
 
@@ -22,6 +23,10 @@ type policyState struct {
 	ctx        *cel.Context
 	applicable policy.Applicable
 	bodyRead   bool
+	// llm is the inspected body and the model found in it; llmInfo backs
+	// the CEL llm variable (no allocation: the state is one object).
+	llm     llm.Exchange
+	llmInfo cel.LLMInfo
 }
 
 var celContexts = sync.Pool{New: func() any { return new(cel.Context) }}
@@ -31,6 +36,9 @@ func (ps *policyState) context(r *http.Request) *cel.Context {
 	if ps.ctx == nil {
 		ps.ctx = celContexts.Get().(*cel.Context)
 		ps.ctx.Request, ps.ctx.Start = r, ps.start
+		if ps.llm.Body.State == llm.BodyComplete {
+			ps.ctx.Body = ps.llm.Body.Decoded
+		}
 		if host, port, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 			ps.ctx.Source.Address = host
 			if n, err := strconv.Atoi(port); err == nil {
@@ -49,40 +57,92 @@ func (ps *policyState) release() {
 	}
 }
 
-// readBody buffers up to max bytes of the request body for expressions that
-// read it, and puts the bytes back in front of the rest of the stream so the
-// upstream receives the body intact. A body over max is not exposed.
-func (ps *policyState) readBody(r *http.Request, max int64) {
-	if ps.bodyRead || r.Body == nil || r.Body == http.NoBody {
-		return
+// inspectBody buffers the request body for inspection, once per request,
+// up to max bytes (decoding gzip/deflate for inspection; the upstream gets
+// the bytes as sent). Reading is bounded by Options.PolicyBodyTimeout, so a
+// client that trickles its body holds only its own request, and only that
+// long. It returns false when the body could not be read; the response is
+// then written (408 on timeout, 400 otherwise).
+func (h *bindHandler) inspectBody(w http.ResponseWriter, r *http.Request, ps *policyState, max int64) bool {
+	if ps.bodyRead {
+		return true
 	}
 	ps.bodyRead = true
-	buf, err := io.ReadAll(io.LimitReader(r.Body, max+1))
-	if err == nil && int64(len(buf)) <= max {
-		ps.ctx.Body = buf
-		r.Body = io.NopCloser(bytes.NewReader(buf))
-		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }
-		return
+	rc := http.NewResponseController(w)
+	timed := rc.SetReadDeadline(time.Now().Add(h.p.opts.PolicyBodyTimeout)) == nil
+	body, err := llm.ReadBody(r, max)
+	if timed {
+		_ = rc.SetReadDeadline(time.Time{})
 	}
-	r.Body = struct {
-		io.Reader
-		io.Closer
-	}{io.MultiReader(bytes.NewReader(buf), r.Body), r.Body}
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			llm.WriteError(w, http.StatusRequestTimeout, "the request body was not received in time", llm.TypeInvalidRequest, llm.CodeBodyTimeout)
+		} else {
+			llm.WriteError(w, http.StatusBadRequest, "the request body could not be read", llm.TypeInvalidRequest, llm.CodeInvalidBody)
+		}
+		h.p.log.Debug("request body not read", "error", err)
+		return false
+	}
+	ps.llm.Body = body
+	if body.State == llm.BodyComplete && ps.ctx != nil {
+		ps.ctx.Body = body.Decoded
+	}
+	return true
 }
 
-// preRoute applies the pre-routing headers of the listener that serves the
-// request, before the route is selected.
-func (h *bindHandler) preRoute(ps *policyState, set *policy.Set, l *ir.Listener, r *http.Request) {
+// preRoute applies the pre-routing section of the listener that serves the
+// request, before the route is selected: the model shorthand, then the CEL
+// headers. Each header is removed before it is computed, so a client never
+// supplies it. It returns false when the request was rejected (reject mode;
+// the response is written).
+func (h *bindHandler) preRoute(w http.ResponseWriter, ps *policyState, set *policy.Set, l *ir.Listener, r *http.Request) bool {
 	pre := set.PreRouting(l.Gateway, l.Name)
 	if pre == nil {
-		return
+		return true
 	}
 	ctx := ps.context(r)
 	ctx.Gateway, ctx.Listener = l.Gateway, l.Name
-	if pre.Uses().RequestBody {
-		ps.readBody(r, h.p.opts.MaxPolicyBody)
+	if pre.PreRoutingReadsBody() && !h.inspectBody(w, r, ps, pre.MaxPreRoutingBody(h.p.opts.MaxPolicyBody)) {
+		return false
 	}
-	pre.SetPreRoutingHeaders(ctx, r)
+	if hdr := pre.ModelHeader(); hdr != "" {
+		delete(r.Header, hdr)
+		ps.llm.Scan()
+		if ps.llm.ScanErr == nil {
+			r.Header[hdr] = []string{ps.llm.Model.Model}
+			ps.llmInfo.RequestModel = ps.llm.Model.Model
+			ctx.LLM = &ps.llmInfo
+		} else if pre.RejectsOnFailure() && mayCarryBody(r) {
+			status, msg, code := llm.BodyError(ps.llm.Body.State, ps.llm.ScanErr)
+			llm.WriteError(w, status, msg, llm.TypeInvalidRequest, code)
+			return false
+		}
+	}
+	if failed := pre.SetPreRoutingHeaders(ctx, r); failed != "" && pre.RejectsOnFailure() && mayCarryBody(r) {
+		if ps.llm.Body.State == llm.BodyTooLarge {
+			status, msg, code := llm.BodyError(llm.BodyTooLarge, nil)
+			llm.WriteError(w, status, msg, llm.TypeInvalidRequest, code)
+		} else {
+			llm.WriteError(w, http.StatusBadRequest, "the request does not provide "+failed, llm.TypeInvalidRequest, llm.CodeInvalidBody)
+		}
+		return false
+	}
+	return true
+}
+
+// mayCarryBody reports whether reject mode applies: requests with a body,
+// or whose method normally has one. A bodiless GET (a health check, a
+// model list) falls through instead of being refused.
+func mayCarryBody(r *http.Request) bool {
+	if r.ContentLength != 0 {
+		return true
+	}
+	switch r.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch:
+		return true
+	}
+	return false
 }
 
 // authorizeAndTransform applies authorization and request transformations
@@ -97,8 +157,8 @@ func (h *bindHandler) authorizeAndTransform(w http.ResponseWriter, r *http.Reque
 	}
 	ctx := ps.context(r)
 	ctx.Gateway, ctx.Listener, ctx.Route = l.Gateway, l.Name, route.RouteName
-	if ps.applicable.Uses().RequestBody {
-		ps.readBody(r, h.p.opts.MaxPolicyBody)
+	if ps.applicable.Uses().RequestBody && !h.inspectBody(w, r, ps, h.p.opts.MaxPolicyBody) {
+		return false
 	}
 	claims, reason, ok := ps.applicable.Authenticate(r)
 	if !ok {

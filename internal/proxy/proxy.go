@@ -11,9 +11,11 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"gatehouse.dev/gatehouse/internal/ir"
 	"gatehouse.dev/gatehouse/internal/proxy/listener"
+	"gatehouse.dev/gatehouse/internal/proxy/llm"
 	"gatehouse.dev/gatehouse/internal/proxy/policy"
 	"gatehouse.dev/gatehouse/internal/proxy/router"
 	"gatehouse.dev/gatehouse/internal/proxy/upstream"
@@ -37,6 +39,9 @@ type Options struct {
 	// CEL expressions read it (default 2 MiB); expressions see no body
 	// beyond it.
 	MaxPolicyBody int64
+	// PolicyBodyTimeout bounds reading a request body that policies or an
+	// LLM backend inspect (default 30s); a slower client gets 408.
+	PolicyBodyTimeout time.Duration
 }
 
 // Proxy is one data-plane instance.
@@ -55,6 +60,8 @@ type Proxy struct {
 
 	table    atomic.Pointer[router.Table]
 	policies atomic.Pointer[policy.Set]
+	// llms holds the LLM sections of backends, by backend name.
+	llms atomic.Pointer[map[string]*llm.Backend]
 	certs    atomic.Pointer[map[string]*tls.Certificate]
 	binds    map[string]*ir.Bind
 	// bindFailures counts binds whose socket could not be opened.
@@ -62,6 +69,8 @@ type Proxy struct {
 	upstreams    *upstream.Registry
 	listeners    *listener.Manager
 	ready        atomic.Bool
+	// l4 serves TLS and TCP binds (l4config.go).
+	l4 *l4State
 }
 
 // New returns a proxy with an empty configuration and no open sockets.
@@ -74,6 +83,9 @@ func New(o Options) *Proxy {
 	}
 	if o.MaxPolicyBody == 0 {
 		o.MaxPolicyBody = 2 << 20
+	}
+	if o.PolicyBodyTimeout <= 0 {
+		o.PolicyBodyTimeout = 30 * time.Second
 	}
 	if o.AccessLog == nil {
 		o.AccessLog = os.Stdout
@@ -88,6 +100,8 @@ func New(o Options) *Proxy {
 	noCerts := map[string]*tls.Certificate{}
 	p.certs.Store(&noCerts)
 	p.listeners = listener.NewManager(o.Listener, p.handlerFor, p.certificateFor)
+	p.l4 = newL4State(p)
+	p.listeners.SetStreamHandler(p.l4.serveConn)
 	return p
 }
 
@@ -145,12 +159,14 @@ func (p *Proxy) Apply(d ir.Delta) []ir.Rejection {
 	if certs != nil {
 		p.certs.Store(&certs)
 	}
+	p.applyLLMBackends(d)
 	if len(pUp)+len(pRm) > 0 {
 		rej = append(rej, p.updatePolicies(pUp, pRm)...)
 	}
 	if len(lUp)+len(lRm)+len(rUp)+len(rRm) > 0 {
 		rej = append(rej, p.updateTable(lUp, lRm, rUp, rRm)...)
 	}
+	p.applyL4(d)
 	// Failed binds are retried on every delta (a freed port is picked up),
 	// and reported every time, so the control plane's view stays current.
 	if bindsChanged || p.bindFailures > 0 {
@@ -292,6 +308,11 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	return p.listeners.Shutdown(ctx)
 }
 
+// EndpointHealth returns the balancer's view of every backend's endpoints
+// (readiness, passive-health ejection, requests in flight), for the admin
+// page.
+func (p *Proxy) EndpointHealth() []upstream.BackendHealth { return p.upstreams.Health() }
+
 // Listeners returns the socket manager (for tests and the admin page).
 func (p *Proxy) Listeners() *listener.Manager { return p.listeners }
 
@@ -317,6 +338,15 @@ func (p *Proxy) ConfigDump() Dump {
 	for id, r := range p.resources {
 		if c, ok := r.(*ir.Certificate); ok {
 			r = &ir.Certificate{Name: c.Name, CertPEM: c.CertPEM}
+		}
+		if b, ok := r.(*ir.Backend); ok && b.LLM != nil && b.LLM.APIKey != "" {
+			r = redactAPIKey(b)
+		}
+		if b, ok := r.(*ir.Backend); ok && b.TLS != nil && len(b.TLS.ClientKeyPEM) > 0 {
+			c, t := *b, *b.TLS // the client key is a credential
+			t.ClientKeyPEM = nil
+			c.TLS = &t
+			r = &c
 		}
 		d.Resources = append(d.Resources, DumpEntry{ID: id, Resource: r})
 	}

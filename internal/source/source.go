@@ -13,7 +13,11 @@ import (
 const (
 	KindGatewayClass   = "GatewayClass"
 	KindGateway        = "Gateway"
+	KindListenerSet    = "ListenerSet"
 	KindHTTPRoute      = "HTTPRoute"
+	KindGRPCRoute      = "GRPCRoute"
+	KindTLSRoute       = "TLSRoute"
+	KindTCPRoute       = "TCPRoute"
 	KindReferenceGrant = "ReferenceGrant"
 	KindService        = "Service"
 	KindEndpointSlice  = "EndpointSlice"
@@ -22,6 +26,8 @@ const (
 	KindNamespace      = "Namespace"
 	KindStaticBackend  = "StaticBackend"
 	KindTrafficPolicy  = "TrafficPolicy"
+	// KindBackendTLSPolicy is gateway.networking.k8s.io BackendTLSPolicy.
+	KindBackendTLSPolicy = "BackendTLSPolicy"
 )
 
 // Object is a Kubernetes-style API object (typed, e.g. *gatewayv1.Gateway).

@@ -71,6 +71,7 @@ func TestAdminPageInBrowser(t *testing.T) {
 		{routes, "default/web"},
 		{routes, "StaticBackend/default/up"},
 		{backends, up.Listener.Addr().String()},
+		{backends, "healthy"},
 		{problems, "broken.yaml"},
 		{status, "Gateway default/edge"},
 		{status, "Accepted=True"},

@@ -87,6 +87,9 @@ func Start(ctx context.Context, o Options) (*Instance, error) {
 	var sink source.Sink
 	if o.Metrics != nil {
 		pm = telemetry.NewProxyMetrics(o.Metrics)
+		if o.Proxy.Listener.ConnState == nil {
+			o.Proxy.Listener.ConnState = pm.ConnState
+		}
 	}
 	if obs := telemetry.NewObserver(pm, o.AccessLog, o.Tracer); obs != nil {
 		o.Proxy.Observer = obs
@@ -161,6 +164,7 @@ func (in *Instance) startAdmin(addr string) error {
 		Status:     in.Board.Snapshot,
 		Problems:   in.Board.ProblemList,
 		Metrics:    metrics,
+		Endpoints:  in.Proxy.EndpointHealth,
 	}), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = in.admin.Serve(ln) }()
 	in.log.Info("admin listening", "address", ln.Addr().String())

@@ -100,6 +100,15 @@ func failingConditions(s translate.ObjectStatus) []string {
 				add("listener "+string(l.Name)+": ", c.Type, string(c.Status), c.Reason, c.Message)
 			}
 		}
+	case s.ListenerSet != nil:
+		for _, c := range s.ListenerSet.Conditions {
+			add("", c.Type, string(c.Status), c.Reason, c.Message)
+		}
+		for _, l := range s.ListenerSet.Listeners {
+			for _, c := range l.Conditions {
+				add("listener "+string(l.Name)+": ", c.Type, string(c.Status), c.Reason, c.Message)
+			}
+		}
 	case s.Route != nil:
 		for _, p := range s.Route.Parents {
 			for _, c := range p.Conditions {

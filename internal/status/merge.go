@@ -72,6 +72,7 @@ func (w *Writer) writeGateway(ctx context.Context, ns, name string, st translate
 	next := gw.Status.DeepCopy()
 	next.Conditions = mergeConditions(gw.Status.Conditions, st.Gateway.Conditions, now)
 	next.Addresses = st.Gateway.Addresses
+	next.AttachedListenerSets = st.Gateway.AttachedListenerSets
 	next.Listeners = nil
 	for _, l := range st.Gateway.Listeners {
 		var existing []metav1.Condition
@@ -125,6 +126,32 @@ func (w *Writer) routeKinds() map[string]routeAccess {
 			},
 			update: func(ctx context.Context, ns string, obj any) error {
 				_, err := c.GRPCRoutes(ns).UpdateStatus(ctx, obj.(*gwv1.GRPCRoute), metav1.UpdateOptions{})
+				return err
+			},
+		},
+		"TLSRoute": {
+			get: func(ctx context.Context, ns, name string) (any, *gwv1.RouteStatus, error) {
+				r, err := c.TLSRoutes(ns).Get(ctx, name, metav1.GetOptions{})
+				if err != nil {
+					return nil, nil, err
+				}
+				return r, &r.Status.RouteStatus, nil
+			},
+			update: func(ctx context.Context, ns string, obj any) error {
+				_, err := c.TLSRoutes(ns).UpdateStatus(ctx, obj.(*gwv1.TLSRoute), metav1.UpdateOptions{})
+				return err
+			},
+		},
+		"TCPRoute": {
+			get: func(ctx context.Context, ns, name string) (any, *gwv1.RouteStatus, error) {
+				r, err := c.TCPRoutes(ns).Get(ctx, name, metav1.GetOptions{})
+				if err != nil {
+					return nil, nil, err
+				}
+				return r, &r.Status.RouteStatus, nil
+			},
+			update: func(ctx context.Context, ns string, obj any) error {
+				_, err := c.TCPRoutes(ns).UpdateStatus(ctx, obj.(*gwv1.TCPRoute), metav1.UpdateOptions{})
 				return err
 			},
 		},

@@ -164,8 +164,12 @@ func (w *Writer) write(ctx context.Context, key string, st translate.ObjectStatu
 		changed, err = w.writeClass(ctx, name, st, present)
 	case "Gateway":
 		changed, err = w.writeGateway(ctx, ns, name, st, present)
+	case "ListenerSet":
+		changed, err = w.writeListenerSet(ctx, ns, name, st, present)
 	case "TrafficPolicy":
 		changed, err = w.writeTrafficPolicy(ctx, ns, name, st, present)
+	case "BackendTLSPolicy":
+		changed, err = w.writeBackendTLSPolicy(ctx, ns, name, st, present)
 	default:
 		if acc, ok := w.routes[kind]; ok {
 			changed, err = w.writeRoute(ctx, acc, ns, name, st, present)

@@ -49,6 +49,10 @@ var (
 		"Failed attempts to open a connection to a backend endpoint.", nil}
 	specUpstreamConns = Spec{"gatehouse_proxy_upstream_connections_opened_total", Counter, []string{"backend"},
 		"New connections opened to backend endpoints (keep-alive reuse not counted).", nil}
+	specDownstreamActive = Spec{"gatehouse_proxy_downstream_connections_active", Gauge, []string{"bind"},
+		"Client connections open, by bind (address:port; a bind may serve several Gateways).", nil}
+	specDownstreamTotal = Spec{"gatehouse_proxy_downstream_connections_total", Counter, []string{"bind"},
+		"Client connections accepted, by bind.", nil}
 	specConfigVersion = Spec{"gatehouse_proxy_config_version", Gauge, nil,
 		"Version of the configuration the proxy last applied.", nil}
 	specConfigApplies = Spec{"gatehouse_proxy_config_applies_total", Counter, nil,
@@ -83,18 +87,20 @@ var (
 		"Status updates written to the API server.", nil}
 	specStatusQueue = Spec{"gatehouse_controller_status_queue_depth", Gauge, nil,
 		"Objects waiting for a status write.", nil}
+	specProvision = Spec{"gatehouse_controller_provision_objects_total", Counter, []string{"kind", "result"},
+		"Provisioned objects applied, by kind (ServiceAccount, Service, Deployment) and result (created, updated, unchanged, error).", nil}
 )
 
 // ProxySpecs lists the data-plane metrics.
 func ProxySpecs() []Spec {
 	return []Spec{specRequests, specDuration, specRequestSize, specResponseSize, specActive, specConnectErrors,
-		specUpstreamConns, specConfigVersion, specConfigApplies, specConfigRejected, specConfigRejections}
+		specUpstreamConns, specDownstreamActive, specDownstreamTotal, specConfigVersion, specConfigApplies, specConfigRejected, specConfigRejections}
 }
 
 // ControlPlaneSpecs lists the translation and controller metrics.
 func ControlPlaneSpecs() []Spec {
 	return []Spec{specBatches, specEvents, specTranslateTime, specHubVersion, specProxies, specPushes,
-		specPushBytes, specAcked, specPushLatency, specStatusWrites, specStatusQueue}
+		specPushBytes, specAcked, specPushLatency, specStatusWrites, specStatusQueue, specProvision}
 }
 
 func (s Spec) counterVec() *prometheus.CounterVec {
@@ -107,6 +113,10 @@ func (s Spec) counter() prometheus.Counter {
 
 func (s Spec) gauge() prometheus.Gauge {
 	return prometheus.NewGauge(prometheus.GaugeOpts{Name: s.Name, Help: s.Help})
+}
+
+func (s Spec) gaugeVec() *prometheus.GaugeVec {
+	return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: s.Name, Help: s.Help}, s.Labels)
 }
 
 func (s Spec) histogramVec() *prometheus.HistogramVec {

@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"gatehouse.dev/gatehouse/internal/distribute/xds"
+	"gatehouse.dev/gatehouse/internal/provision"
 	"gatehouse.dev/gatehouse/internal/source"
 )
 
@@ -66,14 +67,20 @@ type ControllerSources struct {
 // ControllerMetrics are the Kubernetes-mode metrics beyond translation.
 type ControllerMetrics struct {
 	pushLatency *prometheus.HistogramVec
+	provision   *prometheus.CounterVec
 }
 
 // NewControllerMetrics registers a collector over s and the push-latency
 // histogram fed by ObservePush.
 func NewControllerMetrics(reg prometheus.Registerer, s ControllerSources) *ControllerMetrics {
-	m := &ControllerMetrics{pushLatency: specPushLatency.histogramVec()}
-	reg.MustRegister(m.pushLatency, &controllerCollector{s: s})
+	m := &ControllerMetrics{pushLatency: specPushLatency.histogramVec(), provision: specProvision.counterVec()}
+	reg.MustRegister(m.pushLatency, m.provision, &controllerCollector{s: s})
 	return m
+}
+
+// ObserveProvision counts one provisioned object (a provision.Recorder).
+func (m *ControllerMetrics) ObserveProvision(kind string, outcome provision.Outcome) {
+	m.provision.WithLabelValues(kind, string(outcome)).Inc()
 }
 
 // ObservePush records one xDS response and its answer (xds.Options.OnPush).

@@ -4,7 +4,13 @@
 //
 // The proxy side is one proxy.Observer (NewObserver) that combines whichever
 // of the three are enabled; when none is, callers pass no observer at all and
-// the request path pays nothing. Control-plane metrics wrap the translator's
+// the request path pays nothing. The Observer also implements
+// proxy.UpstreamObserver, so with tracing on each upstream call gets a client
+// span (child of the request's server span, named in the traceparent the
+// upstream receives). Spans are exported with OTLP over HTTP or gRPC.
+// ProxyMetrics.ConnState is the socket layer's connection hook (downstream
+// connections per bind), and ControllerMetrics.ObserveProvision the
+// provisioner's Recorder. Control-plane metrics wrap the translator's
 // source.Sink (WrapSink) and read the xDS server and status writer through
 // their exported accessors at scrape time.
 //

@@ -23,6 +23,12 @@ import (
 // only endpoint refuses connections). It returns the proxy and its base URL.
 func testProxy(t *testing.T, obs proxy.Observer, upstream http.Handler) (*proxy.Proxy, string) {
 	t.Helper()
+	return testProxyWith(t, proxy.Options{Observer: obs}, upstream)
+}
+
+// testProxyWith is testProxy with more proxy options.
+func testProxyWith(t *testing.T, o proxy.Options, upstream http.Handler) (*proxy.Proxy, string) {
+	t.Helper()
 	up := httptest.NewServer(upstream)
 	t.Cleanup(up.Close)
 	dead, err := net.Listen("tcp", "127.0.0.1:0")
@@ -31,7 +37,8 @@ func testProxy(t *testing.T, obs proxy.Observer, upstream http.Handler) (*proxy.
 	}
 	deadAddr := dead.Addr().(*net.TCPAddr)
 	dead.Close()
-	p := proxy.New(proxy.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Observer: obs})
+	o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	p := proxy.New(o)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
@@ -174,6 +181,13 @@ type countingObserver struct {
 }
 
 func (c *countingObserver) Begin(r *http.Request) *http.Request { return c.inner.Begin(r) }
+
+func (c *countingObserver) BeginUpstream(r *http.Request, backend string) (*http.Request, func(int)) {
+	if uo, ok := c.inner.(proxy.UpstreamObserver); ok {
+		return uo.BeginUpstream(r, backend)
+	}
+	return r, nil
+}
 func (c *countingObserver) End(info *proxy.RequestInfo) {
 	c.inner.End(info)
 	c.mu.Lock()

@@ -24,6 +24,8 @@ func NewObserver(m *ProxyMetrics, l *AccessLog, t *Tracer) proxy.Observer {
 	return &Observer{metrics: m, log: l, tracer: t}
 }
 
+var _ proxy.UpstreamObserver = (*Observer)(nil)
+
 // Begin implements proxy.Observer.
 func (o *Observer) Begin(r *http.Request) *http.Request {
 	st := &requestState{}
@@ -38,6 +40,16 @@ func (o *Observer) Begin(r *http.Request) *http.Request {
 		st.logSampled = o.log.sampled()
 	}
 	return withState(r, ctx, st, o.metrics != nil || o.log != nil)
+}
+
+// BeginUpstream implements proxy.UpstreamObserver: with tracing on, the
+// upstream call gets a client span.
+func (o *Observer) BeginUpstream(r *http.Request, backend string) (*http.Request, func(status int)) {
+	if o.tracer == nil {
+		return r, nil
+	}
+	r, span := o.tracer.beginClient(r, backend)
+	return r, func(status int) { endClient(span, status) }
 }
 
 // End implements proxy.Observer.

@@ -20,6 +20,11 @@ type ProxyMetrics struct {
 	connectErrors *prometheus.CounterVec
 	upstreamConns *prometheus.CounterVec
 
+	downActive *prometheus.GaugeVec
+	downTotal  *prometheus.CounterVec
+	// conns caches the per-bind connection series (binds are few).
+	conns sync.Map // bind -> *connSeries
+
 	configVersion    prometheus.Gauge
 	configApplies    prometheus.Counter
 	configRejected   prometheus.Gauge
@@ -52,6 +57,8 @@ func NewProxyMetrics(reg prometheus.Registerer) *ProxyMetrics {
 		active:           specActive.gauge(),
 		connectErrors:    specConnectErrors.counterVec(),
 		upstreamConns:    specUpstreamConns.counterVec(),
+		downActive:       specDownstreamActive.gaugeVec(),
+		downTotal:        specDownstreamTotal.counterVec(),
 		configVersion:    specConfigVersion.gauge(),
 		configApplies:    specConfigApplies.counter(),
 		configRejected:   specConfigRejected.gauge(),
@@ -59,7 +66,7 @@ func NewProxyMetrics(reg prometheus.Registerer) *ProxyMetrics {
 		series:           map[seriesKey]*requestSeries{},
 	}
 	reg.MustRegister(m.requests, m.duration, m.requestSize, m.responseSize, m.active, m.connectErrors,
-		m.upstreamConns, m.configVersion, m.configApplies, m.configRejected, m.configRejections)
+		m.upstreamConns, m.downActive, m.downTotal, m.configVersion, m.configApplies, m.configRejected, m.configRejections)
 	return m
 }
 

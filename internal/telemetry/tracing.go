@@ -10,6 +10,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -22,10 +23,16 @@ import (
 
 // TracingOptions configures OpenTelemetry tracing.
 type TracingOptions struct {
-	// Endpoint is the OTLP/HTTP collector: a URL such as
+	// Endpoint is the OTLP collector. For OTLP/HTTP, a URL such as
 	// "http://127.0.0.1:4318" (the path /v1/traces is added when absent) or
-	// a bare host:port, which is taken as plain http.
+	// a bare host:port, taken as plain http. For OTLP/gRPC,
+	// "grpc://host:port" (plaintext), "grpcs://host:port" (TLS), or with
+	// Protocol "grpc" also http(s)://host:port or host:port.
 	Endpoint string
+	// Protocol is "http/protobuf" or "grpc" (the names of
+	// OTEL_EXPORTER_OTLP_PROTOCOL); empty picks grpc for grpc:// and
+	// grpcs:// endpoints and http/protobuf otherwise.
+	Protocol string
 	// Sample is the fraction of new traces recorded (a request that carries
 	// a sampled traceparent is always recorded); 0 means 1.
 	Sample float64
@@ -44,7 +51,7 @@ type Tracer struct {
 // NewTracer creates the OTLP/HTTP exporter and a batching tracer provider.
 // No connection is made until the first batch is exported.
 func NewTracer(o TracingOptions) (*Tracer, error) {
-	endpoint, err := otlpURL(o.Endpoint)
+	exp, err := newExporter(o)
 	if err != nil {
 		return nil, err
 	}
@@ -57,10 +64,6 @@ func NewTracer(o TracingOptions) (*Tracer, error) {
 	if o.ServiceName == "" {
 		o.ServiceName = "gatehouse"
 	}
-	exp, err := otlptracehttp.New(context.Background(), otlptracehttp.WithEndpointURL(endpoint))
-	if err != nil {
-		return nil, fmt.Errorf("otlp endpoint %s: %w", o.Endpoint, err)
-	}
 	res := resource.NewSchemaless(attribute.String("service.name", o.ServiceName),
 		attribute.String("service.version", version.Version))
 	tp := sdktrace.NewTracerProvider(
@@ -69,6 +72,72 @@ func NewTracer(o TracingOptions) (*Tracer, error) {
 		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(o.Sample))),
 	)
 	return &Tracer{provider: tp, tracer: tp.Tracer("gatehouse.dev/gatehouse/proxy"), prop: propagation.TraceContext{}}, nil
+}
+
+// Protocols of TracingOptions.Protocol.
+const (
+	ProtocolHTTP = "http/protobuf"
+	ProtocolGRPC = "grpc"
+)
+
+// newExporter creates the OTLP exporter o asks for. No connection is made
+// until the first export.
+func newExporter(o TracingOptions) (sdktrace.SpanExporter, error) {
+	proto := o.Protocol
+	lower := strings.ToLower(o.Endpoint)
+	if proto == "" {
+		proto = ProtocolHTTP
+		if strings.HasPrefix(lower, "grpc://") || strings.HasPrefix(lower, "grpcs://") {
+			proto = ProtocolGRPC
+		}
+	}
+	switch proto {
+	case ProtocolHTTP:
+		endpoint, err := otlpURL(o.Endpoint)
+		if err != nil {
+			return nil, err
+		}
+		exp, err := otlptracehttp.New(context.Background(), otlptracehttp.WithEndpointURL(endpoint))
+		if err != nil {
+			return nil, fmt.Errorf("otlp endpoint %s: %w", o.Endpoint, err)
+		}
+		return exp, nil
+	case ProtocolGRPC:
+		hostport, secure, err := otlpGRPCTarget(o.Endpoint)
+		if err != nil {
+			return nil, err
+		}
+		opts := []otlptracegrpc.Option{otlptracegrpc.WithEndpoint(hostport)}
+		if !secure {
+			opts = append(opts, otlptracegrpc.WithInsecure())
+		}
+		exp, err := otlptracegrpc.New(context.Background(), opts...)
+		if err != nil {
+			return nil, fmt.Errorf("otlp endpoint %s: %w", o.Endpoint, err)
+		}
+		return exp, nil
+	}
+	return nil, fmt.Errorf("otlp protocol %q: use %s or %s", o.Protocol, ProtocolHTTP, ProtocolGRPC)
+}
+
+// otlpGRPCTarget parses a gRPC collector endpoint into host:port and
+// whether to use TLS.
+func otlpGRPCTarget(endpoint string) (string, bool, error) {
+	bad := fmt.Errorf("otlp endpoint %q: want grpc://host:port, grpcs://host:port or host:port", endpoint)
+	if !strings.Contains(endpoint, "://") {
+		endpoint = "grpc://" + endpoint
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		return "", false, bad
+	}
+	switch u.Scheme {
+	case "grpc", "http":
+		return u.Host, false, nil
+	case "grpcs", "https":
+		return u.Host, true, nil
+	}
+	return "", false, bad
 }
 
 // otlpURL normalises the --otlp-endpoint value to a full URL.
@@ -109,6 +178,34 @@ func (t *Tracer) begin(r *http.Request, start time.Time) (context.Context, trace
 		t.prop.Inject(ctx, hdr)
 	}
 	return ctx, span
+}
+
+// beginClient starts the client span of the upstream call, a child of the
+// server span in r's context, and makes the upstream's traceparent name it.
+func (t *Tracer) beginClient(r *http.Request, backend string) (*http.Request, trace.Span) {
+	ctx, span := t.tracer.Start(r.Context(), r.Method, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(
+			attribute.String("http.request.method", r.Method),
+			attribute.String("url.path", r.URL.Path),
+			attribute.String("gatehouse.backend", backend),
+		))
+	if span.SpanContext().IsValid() {
+		hdr := propagation.HeaderCarrier(r.Header)
+		r.Header.Del("traceparent")
+		r.Header.Del("tracestate")
+		t.prop.Inject(ctx, hdr)
+	}
+	return r.WithContext(ctx), span
+}
+
+// endClient records the upstream call's outcome: the status the client
+// received (a 502 or 504 the proxy produced when the upstream failed).
+func endClient(span trace.Span, status int) {
+	span.SetAttributes(attribute.Int("http.response.status_code", status))
+	if status >= 500 || status == 0 {
+		span.SetStatus(codes.Error, http.StatusText(status))
+	}
+	span.End()
 }
 
 // end names the span after the route and records the outcome.

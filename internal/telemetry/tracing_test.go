@@ -1,11 +1,13 @@
 package telemetry
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,17 +61,27 @@ func attrs(s *tracepb.Span) map[string]string {
 	return m
 }
 
-// TestTracingExportsSpansAndPropagates: a span per request arrives at an
-// OTLP receiver with route and backend attributes; the caller's trace is
-// continued and the upstream receives a traceparent naming our span.
-func TestTracingExportsSpansAndPropagates(t *testing.T) {
-	recv := &otlpReceiver{}
-	collector := httptest.NewServer(recv)
-	defer collector.Close()
-	tr, err := NewTracer(TracingOptions{Endpoint: collector.URL})
-	if err != nil {
-		t.Fatal(err)
+// spansByKind splits the received spans into server and client spans, in
+// arrival order.
+func (o *otlpReceiver) spansByKind() (server, client []*tracepb.Span) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, s := range o.spans {
+		switch s.Kind {
+		case tracepb.Span_SPAN_KIND_SERVER:
+			server = append(server, s)
+		case tracepb.Span_SPAN_KIND_CLIENT:
+			client = append(client, s)
+		}
 	}
+	return server, client
+}
+
+// tracedRequests sends two requests through a proxy traced by tr (one with
+// a caller's traceparent), flushes, and returns the traceparents the
+// upstream received.
+func tracedRequests(t *testing.T, tr *Tracer) []string {
+	t.Helper()
 	var mu sync.Mutex
 	var upstreamParents []string
 	obs := &countingObserver{inner: NewObserver(nil, nil, tr)}
@@ -79,7 +91,6 @@ func TestTracingExportsSpansAndPropagates(t *testing.T) {
 		mu.Unlock()
 		_, _ = w.Write([]byte("ok"))
 	}))
-	const callerTrace, callerSpan = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
 	do(t, "GET", base+"/ok/a", "", "Traceparent", "00-"+callerTrace+"-"+callerSpan+"-01")
 	do(t, "GET", base+"/ok/b", "")
 	obs.wait(t, 2)
@@ -88,36 +99,81 @@ func TestTracingExportsSpansAndPropagates(t *testing.T) {
 	if err := tr.Shutdown(ctx); err != nil { // flushes the batch
 		t.Fatal(err)
 	}
-	recv.mu.Lock()
-	defer recv.mu.Unlock()
-	if len(recv.spans) != 2 {
-		t.Fatalf("receiver got %d spans, want 2", len(recv.spans))
-	}
 	mu.Lock()
 	defer mu.Unlock()
-	for i, s := range recv.spans {
+	return upstreamParents
+}
+
+const callerTrace, callerSpan = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+
+// TestTracingExportsSpansAndPropagates: a server span per request and a
+// client span per upstream call arrive at an OTLP/HTTP receiver with route
+// and backend attributes; the caller's trace is continued; the client span
+// is the server span's child and the upstream receives a traceparent
+// naming the client span.
+func TestTracingExportsSpansAndPropagates(t *testing.T) {
+	recv := &otlpReceiver{}
+	collector := httptest.NewServer(recv)
+	defer collector.Close()
+	tr, err := NewTracer(TracingOptions{Endpoint: collector.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	upstreamParents := tracedRequests(t, tr)
+	server, client := recv.spansByKind()
+	checkSpans(t, server, client, upstreamParents)
+}
+
+func checkSpans(t *testing.T, server, client []*tracepb.Span, upstreamParents []string) {
+	t.Helper()
+	if len(server) != 2 || len(client) != 2 {
+		t.Fatalf("receiver got %d server and %d client spans, want 2 and 2", len(server), len(client))
+	}
+	// Client spans end first; pair them with their server span by parent.
+	byID := map[string]*tracepb.Span{}
+	for _, s := range server {
+		byID[hex.EncodeToString(s.SpanId)] = s
+	}
+	for i, s := range server {
 		a := attrs(s)
-		if s.Kind != tracepb.Span_SPAN_KIND_SERVER || s.Name != "GET ns/web" {
-			t.Errorf("span %d: kind %v name %q", i, s.Kind, s.Name)
+		if s.Name != "GET ns/web" {
+			t.Errorf("server span %d: name %q", i, s.Name)
 		}
 		if a["gatehouse.route"] != "ns/web" || a["gatehouse.backend"] != "StaticBackend/ns/up" ||
 			a["gatehouse.gateway"] != "ns/gw" || a["http.response.status_code"] != "200" || a["http.request.method"] != "GET" {
-			t.Errorf("span %d attributes: %v", i, a)
-		}
-		traceID, spanID := hex.EncodeToString(s.TraceId), hex.EncodeToString(s.SpanId)
-		// The upstream saw exactly one traceparent: ours, naming this span.
-		if want := "00-" + traceID + "-" + spanID + "-01"; upstreamParents[i] != want {
-			t.Errorf("upstream %d traceparent %q, want %q", i, upstreamParents[i], want)
+			t.Errorf("server span %d attributes: %v", i, a)
 		}
 		if s.EndTimeUnixNano <= s.StartTimeUnixNano {
-			t.Errorf("span %d has no duration", i)
+			t.Errorf("server span %d has no duration", i)
 		}
 	}
-	first := recv.spans[0]
+	parents := map[string]bool{}
+	for i, c := range client {
+		parent := byID[hex.EncodeToString(c.ParentSpanId)]
+		if parent == nil || !bytes.Equal(parent.TraceId, c.TraceId) {
+			t.Fatalf("client span %d is not the child of a server span", i)
+		}
+		parents[hex.EncodeToString(c.ParentSpanId)] = true
+		if a := attrs(c); a["gatehouse.backend"] != "StaticBackend/ns/up" || a["http.response.status_code"] != "200" {
+			t.Errorf("client span %d attributes: %v", i, a)
+		}
+		if c.StartTimeUnixNano < parent.StartTimeUnixNano || c.EndTimeUnixNano > parent.EndTimeUnixNano {
+			t.Errorf("client span %d is not inside its server span", i)
+		}
+		// The upstream saw exactly one traceparent: the client span's.
+		want := "00-" + hex.EncodeToString(c.TraceId) + "-" + hex.EncodeToString(c.SpanId) + "-01"
+		if !slices.Contains(upstreamParents, want) {
+			t.Errorf("no upstream request carried %q (got %q)", want, upstreamParents)
+		}
+	}
+	if len(parents) != 2 {
+		t.Errorf("both client spans have the same parent")
+	}
+	first := server[0]
 	if hex.EncodeToString(first.TraceId) != callerTrace || hex.EncodeToString(first.ParentSpanId) != callerSpan {
 		t.Errorf("the caller's trace was not continued: trace %x parent %x", first.TraceId, first.ParentSpanId)
 	}
-	if second := recv.spans[1]; hex.EncodeToString(second.TraceId) == callerTrace || len(second.ParentSpanId) != 0 {
+	if second := server[1]; hex.EncodeToString(second.TraceId) == callerTrace || len(second.ParentSpanId) != 0 {
 		t.Errorf("a request without traceparent must start a new trace: %x parent %x", second.TraceId, second.ParentSpanId)
 	}
 }

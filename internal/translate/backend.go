@@ -38,7 +38,9 @@ func (t *Translator) backendCollection(routesByBackend collection.Index[*routeRe
 			if !found {
 				return nil, false
 			}
-			return serviceBackend(name, svc, collection.FetchIndex(ctx, t.slicesByService, key)), true
+			b := serviceBackend(name, svc, collection.FetchIndex(ctx, t.slicesByService, key))
+			b.TLS = t.backendTLSFor(ctx, svc) // backendtls.go
+			return b, true
 		})
 }
 
@@ -158,5 +160,6 @@ func (t *Translator) staticBackend(ctx *collection.Ctx, name string, sb *v1alpha
 			}
 		}
 	}
+	t.llmBackend(ctx, sb, b)
 	return b
 }

@@ -15,12 +15,19 @@ import (
 var SupportedFeatures = []gwv1.FeatureName{
 	// core
 	"Gateway",
+	"GRPCRoute",
 	"HTTPRoute",
 	"ReferenceGrant",
+	"TCPRoute",
+	"TLSRoute",
 	// extended
 	"GatewayAddressEmpty",
 	"GatewayHTTPListenerIsolation",
 	"GatewayPort8080",
+	"TLSRouteModeMixed",
+	"TLSRouteModeTerminate",
+	"ListenerSet",
+	"GRPCRouteNamedRouteRule",
 	"HTTPRouteBackendProtocolH2C",
 	"HTTPRouteBackendProtocolWebSocket",
 	"HTTPRouteCORS",

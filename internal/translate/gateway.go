@@ -33,12 +33,22 @@ type gatewayResult struct {
 	// AddressError is set when spec.addresses cannot be honoured.
 	AddressError string
 	Listeners    []*listenerResult
+	// ListenerSetsFrom and ListenerSetSelector are spec.allowedListeners:
+	// which ListenerSets may attach (None by default).
+	ListenerSetsFrom    gwv1.FromNamespaces
+	ListenerSetSelector *metav1.LabelSelector
 }
 
 // listenerResult is one listener and what translation decided about it.
 type listenerResult struct {
-	Name       string
-	Key        string // namespace/gateway/listener
+	Name string
+	// Key is "namespace/gateway/listener" for a Gateway's own listener and
+	// "namespace/gateway/lsNamespace/lsName/listener" for a ListenerSet's:
+	// the Gateway's key is always its first two segments.
+	Key string
+	// Namespace is the namespace of the object that declares the listener
+	// (allowedRoutes "Same" means this namespace).
+	Namespace  string
 	Port       int32
 	Protocol   gwv1.ProtocolType
 	Hostname   string
@@ -55,6 +65,8 @@ type listenerResult struct {
 	// Ready is true when the listener is accepted, unconflicted and its
 	// references resolved; only ready listeners are programmed.
 	Ready bool
+	// TLSMode is set for TLS listeners (l4route.go).
+	TLSMode ir.TLSMode
 }
 
 func (g *gatewayResult) bindNames() []string {
@@ -105,8 +117,10 @@ func contains(list []string, s string) bool {
 // it, in the order status.supportedKinds reports them (also the default of
 // allowedRoutes.kinds). A protocol that is not listed is UnsupportedProtocol.
 var routeKinds = map[gwv1.ProtocolType][]gwv1.Kind{
-	gwv1.HTTPProtocolType:  {"HTTPRoute"},
-	gwv1.HTTPSProtocolType: {"HTTPRoute"},
+	gwv1.HTTPProtocolType:  {"HTTPRoute", "GRPCRoute"},
+	gwv1.HTTPSProtocolType: {"HTTPRoute", "GRPCRoute"},
+	gwv1.TLSProtocolType:   {"TLSRoute"}, // l4route.go
+	gwv1.TCPProtocolType:   {"TCPRoute"}, // l4route.go
 }
 
 // listenerKinds returns the route kinds a listener can serve.
@@ -142,8 +156,16 @@ func (t *Translator) translateGateway(ctx *collection.Ctx, key string, gw *gwv1.
 		// Service.
 		g.Address, g.AddressError = gatewayAddress(gw)
 	}
+	g.ListenerSetsFrom = gwv1.NamespacesFromNone
+	if al := gw.Spec.AllowedListeners; al != nil && al.Namespaces != nil {
+		if al.Namespaces.From != nil {
+			g.ListenerSetsFrom = *al.Namespaces.From
+		}
+		g.ListenerSetSelector = al.Namespaces.Selector
+	}
+	owner := listenerOwner{Kind: "Gateway", Namespace: gw.Namespace, Generation: gw.Generation, KeyPrefix: key + "/"}
 	for i := range gw.Spec.Listeners {
-		g.Listeners = append(g.Listeners, t.translateListener(ctx, gw, &gw.Spec.Listeners[i], g.Address))
+		g.Listeners = append(g.Listeners, t.translateListener(ctx, owner, &gw.Spec.Listeners[i], g.Address))
 	}
 	markConflicts(g.Listeners, gw.Generation)
 	return g, true
@@ -164,16 +186,40 @@ func gatewayAddress(gw *gwv1.Gateway) (string, string) {
 	return "", ""
 }
 
-func (t *Translator) translateListener(ctx *collection.Ctx, gw *gwv1.Gateway, l *gwv1.Listener, addr string) *listenerResult {
-	gen := gw.Generation
+// listenerOwner is the object that declares a listener: a Gateway or a
+// ListenerSet.
+type listenerOwner struct {
+	Kind       string // "Gateway" or "ListenerSet"
+	Namespace  string
+	Generation int64
+	// KeyPrefix prefixes the listener name to form listenerResult.Key.
+	KeyPrefix string
+}
+
+// gatewayOfListener returns the Gateway key of a listenerResult.Key.
+func gatewayOfListener(key string) string {
+	i := strings.IndexByte(key, '/')
+	if i < 0 {
+		return key
+	}
+	j := strings.IndexByte(key[i+1:], '/')
+	if j < 0 {
+		return key
+	}
+	return key[:i+1+j]
+}
+
+func (t *Translator) translateListener(ctx *collection.Ctx, owner listenerOwner, l *gwv1.Listener, addr string) *listenerResult {
+	gen := owner.Generation
 	r := &listenerResult{
-		Name: string(l.Name), Key: gw.Namespace + "/" + gw.Name + "/" + string(l.Name),
+		Name: string(l.Name), Key: owner.KeyPrefix + string(l.Name), Namespace: owner.Namespace,
 		Port: int32(l.Port), Protocol: l.Protocol, AllowFrom: gwv1.NamespacesFromSame,
 		Bind: net.JoinHostPort(addr, strconv.Itoa(int(l.Port))),
 	}
 	if l.Hostname != nil {
 		r.Hostname = string(*l.Hostname)
 	}
+	r.TLSMode = listenerTLSMode(l)
 	if ar := l.AllowedRoutes; ar != nil && ar.Namespaces != nil {
 		if ar.Namespaces.From != nil {
 			r.AllowFrom = *ar.Namespaces.From
@@ -193,7 +239,7 @@ func (t *Translator) translateListener(ctx *collection.Ctx, gw *gwv1.Gateway, l 
 	}
 	malformedOnly := false
 	if needsCertificates(l) && accepted.Status == metav1.ConditionTrue {
-		certs, reason, msg, malformed := t.listenerCertificates(ctx, gw, l, &r.SecretRefs)
+		certs, reason, msg, malformed := t.listenerCertificates(ctx, owner, l, &r.SecretRefs)
 		r.Certificates = certs
 		if reason != "" {
 			resolved = cond(gwv1.ListenerConditionResolvedRefs, false, reason, msg, gen)
@@ -258,7 +304,7 @@ func supportedProtocols() string {
 // valid, the reason and a message naming it. malformed is true when every
 // Secret exists and is permitted but some hold no valid certificate: those
 // keys are still returned so the proxy keeps their last valid version.
-func (t *Translator) listenerCertificates(ctx *collection.Ctx, gw *gwv1.Gateway, l *gwv1.Listener, refs *[]string) (keys []string, reason gwv1.ListenerConditionReason, msg string, malformed bool) {
+func (t *Translator) listenerCertificates(ctx *collection.Ctx, owner listenerOwner, l *gwv1.Listener, refs *[]string) (keys []string, reason gwv1.ListenerConditionReason, msg string, malformed bool) {
 	if l.TLS == nil || len(l.TLS.CertificateRefs) == 0 {
 		return nil, gwv1.ListenerReasonInvalidCertificateRef, "HTTPS listener needs tls.certificateRefs", false
 	}
@@ -271,11 +317,13 @@ func (t *Translator) listenerCertificates(ctx *collection.Ctx, gw *gwv1.Gateway,
 		if (ref.Group != nil && *ref.Group != "") || (ref.Kind != nil && *ref.Kind != "Secret") {
 			return nil, gwv1.ListenerReasonInvalidCertificateRef, field + ": only core Secrets are supported", false
 		}
-		ns := gw.Namespace
+		ns := owner.Namespace
 		if ref.Namespace != nil {
 			ns = string(*ref.Namespace)
 		}
-		if ns != gw.Namespace && !t.referenceAllowed(ctx, gwv1.GroupName, "Gateway", gw.Namespace, "", "Secret", ns, string(ref.Name)) {
+		// ReferenceGrants are not inherited between a Gateway and its
+		// ListenerSets: the grant must name the declaring kind.
+		if ns != owner.Namespace && !t.referenceAllowed(ctx, gwv1.GroupName, owner.Kind, owner.Namespace, "", "Secret", ns, string(ref.Name)) {
 			return nil, gwv1.ListenerReasonRefNotPermitted,
 				fmt.Sprintf("%s: Secret %s/%s is in another namespace and no ReferenceGrant allows it", field, ns, ref.Name), false
 		}

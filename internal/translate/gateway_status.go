@@ -3,7 +3,6 @@ package translate
 import (
 	"fmt"
 	"net"
-	"sort"
 	"strconv"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -20,39 +19,37 @@ type gatewayFinal struct {
 }
 
 // translateBind decides the protocol of a socket shared by the listeners of
-// one or more Gateways: the oldest Gateway's first listener on it wins; the
-// others with another protocol are marked conflicted by finishGateway.
-func (t *Translator) translateBind(ctx *collection.Ctx, bind string, gateways []collection.Entry[*gatewayResult]) (*ir.Bind, bool) {
-	owners := make([]*gatewayResult, 0, len(gateways))
-	for _, g := range gateways {
-		owners = append(owners, g.Value)
-	}
-	sort.Slice(owners, func(a, b int) bool { return olderGateway(owners[a], owners[b]) })
-	for _, g := range owners {
-		for _, l := range g.Listeners {
-			if l.Ready && l.Bind == bind {
-				host, port, _ := net.SplitHostPort(bind)
-				p, _ := strconv.Atoi(port)
-				return &ir.Bind{Name: bind, Address: host, Port: int32(p), Protocol: ir.Protocol(l.Protocol)}, true
-			}
+// one or more Gateways (with their ListenerSets): the oldest Gateway's first
+// listener on it, in merged precedence order, wins; the others with another
+// protocol are marked conflicted by finishGateway and finishListenerSet.
+func (t *Translator) translateBind(ctx *collection.Ctx, bind string, merges []collection.Entry[*mergeResult]) (*ir.Bind, bool) {
+	var oldest *mergeResult
+	for _, e := range merges {
+		m := e.Value
+		if _, ok := m.Binds[bind]; !ok {
+			continue
+		}
+		if oldest == nil || m.Created.Before(oldest.Created) || m.Created.Equal(oldest.Created) && m.Gateway < oldest.Gateway {
+			oldest = m
 		}
 	}
-	return nil, false
-}
-
-func olderGateway(a, b *gatewayResult) bool {
-	if !a.Created.Equal(b.Created) {
-		return a.Created.Before(b.Created)
+	if oldest == nil {
+		return nil, false
 	}
-	return a.Key < b.Key
+	host, port, _ := net.SplitHostPort(bind)
+	p, _ := strconv.Atoi(port)
+	return &ir.Bind{Name: bind, Address: host, Port: int32(p), Protocol: oldest.Binds[bind]}, true
 }
 
 // finishGateway adds what depends on other objects to a Gateway: conflicts
 // with other Gateways on a shared socket, attached route counts, and the
 // Gateway-level conditions.
-func (t *Translator) finishGateway(ctx *collection.Ctx, g *gatewayResult, routesByListener collection.Index[*routeResult]) (*gatewayFinal, bool) {
+func (t *Translator) finishGateway(ctx *collection.Ctx, g *gatewayResult, routesByListener collection.Index[*routeResult], attachedSets collection.Index[*listenerSetResult]) (*gatewayFinal, bool) {
 	f := &gatewayFinal{}
 	st := &gwv1.GatewayStatus{}
+	if g.ListenerSetsFrom != gwv1.NamespacesFromNone {
+		st.AttachedListenerSets = ptr(int32(collection.CountIndex(ctx, attachedSets, g.Key)))
+	}
 	programmed := 0
 	bindErrors := t.bindRejections(ctx, g.Key)
 	for _, l := range g.Listeners {
@@ -71,7 +68,8 @@ func (t *Translator) finishGateway(ctx *collection.Ctx, g *gatewayResult, routes
 			// the socket, so the proxy keeps trying (a freed port is picked
 			// up) and the report does not flap.
 			f.Listeners = append(f.Listeners, &ir.Listener{Name: l.Key, Gateway: g.Key, Bind: l.Bind,
-				Hostname: l.Hostname, Protocol: ir.Protocol(l.Protocol), Certificates: l.Certificates})
+				Hostname: l.Hostname, Protocol: ir.Protocol(l.Protocol), Certificates: l.Certificates,
+				TLSMode: l.TLSMode})
 		}
 		if msg, failed := bindErrors[l.Bind]; ready && failed {
 			conds[0] = cond(gwv1.ListenerConditionAccepted, false, gwv1.ListenerReasonPortUnavailable, "the proxy cannot listen: "+msg, g.Generation)

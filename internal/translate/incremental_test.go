@@ -23,6 +23,19 @@ func variants(t *testing.T) map[string][]source.Event {
 		add(`{apiVersion: gateway.networking.k8s.io/v1, kind: Gateway, metadata: {name: %s, namespace: infra}, spec: {gatewayClassName: gh, listeners: [{name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: Selector, selector: {matchLabels: {team: x}}}}}, {name: https, port: 443, protocol: HTTPS, tls: {certificateRefs: [{name: cert, namespace: apps}]}, allowedRoutes: {namespaces: {from: All}}}]}}`, gw)
 		add(`{apiVersion: gateway.networking.k8s.io/v1, kind: Gateway, metadata: {name: %s, namespace: infra}, spec: {gatewayClassName: gh, listeners: [{name: http, port: 8080, protocol: HTTPS, tls: {certificateRefs: [{name: cert, namespace: apps}]}}]}}`, gw)
 	}
+	// ListenerSets: g1 variants that allow them, sets that conflict with
+	// each other and with g1's own listeners, routes attached to them.
+	add(`{apiVersion: gateway.networking.k8s.io/v1, kind: Gateway, metadata: {name: g1, namespace: infra}, spec: {gatewayClassName: gh, allowedListeners: {namespaces: {from: All}}, listeners: [{name: http, port: 80, protocol: HTTP, hostname: www.example.com}]}}`)
+	add(`{apiVersion: gateway.networking.k8s.io/v1, kind: Gateway, metadata: {name: g1, namespace: infra}, spec: {gatewayClassName: gh, allowedListeners: {namespaces: {from: Selector, selector: {matchLabels: {team: x}}}}, listeners: [{name: http, port: 80, protocol: HTTP, hostname: a.example.com}]}}`)
+	for i, ts := range []string{"2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z", "2026-01-03T00:00:00Z"} {
+		add(`{apiVersion: gateway.networking.k8s.io/v1, kind: ListenerSet, metadata: {name: ls%d, namespace: apps, creationTimestamp: "%s"}, spec: {parentRef: {name: g1, namespace: infra}, listeners: [{name: web, port: 80, protocol: HTTP, hostname: a.example.com, allowedRoutes: {namespaces: {from: All}}}]}}`, i, ts)
+		add(`{apiVersion: gateway.networking.k8s.io/v1, kind: ListenerSet, metadata: {name: ls%d, namespace: apps, creationTimestamp: "%s"}, spec: {parentRef: {name: g1, namespace: infra}, listeners: [{name: web, port: 80, protocol: HTTP, hostname: b.example.com}, {name: tls, port: 443, protocol: HTTPS, hostname: b.example.com, tls: {certificateRefs: [{name: cert}]}}]}}`, i, ts)
+		add(`{apiVersion: gateway.networking.k8s.io/v1, kind: ListenerSet, metadata: {name: ls%d, namespace: apps, creationTimestamp: "%s"}, spec: {parentRef: {name: g2, namespace: infra}, listeners: [{name: web, port: 443, protocol: HTTP}]}}`, i, ts)
+	}
+	for i := 0; i < 2; i++ {
+		add(`{apiVersion: gateway.networking.k8s.io/v1, kind: HTTPRoute, metadata: {name: lr%d, namespace: apps}, spec: {parentRefs: [{kind: ListenerSet, name: ls%d}], rules: [{backendRefs: [{name: s0, port: 80}]}]}}`, i, i)
+		add(`{apiVersion: gateway.networking.k8s.io/v1, kind: HTTPRoute, metadata: {name: lr%d, namespace: apps}, spec: {parentRefs: [{kind: ListenerSet, name: ls%d, sectionName: tls}, {name: g1, namespace: infra}], rules: [{backendRefs: [{name: s1, port: 80}]}]}}`, i, (i+1)%3)
+	}
 	for i := 0; i < 4; i++ {
 		add(`{apiVersion: gateway.networking.k8s.io/v1, kind: HTTPRoute, metadata: {name: r%d, namespace: apps}, spec: {parentRefs: [{name: g1, namespace: infra}], hostnames: [a.example.com], rules: [{backendRefs: [{name: s%d, port: 80}]}]}}`, i, i%2)
 		add(`{apiVersion: gateway.networking.k8s.io/v1, kind: HTTPRoute, metadata: {name: r%d, namespace: apps}, spec: {parentRefs: [{name: g1, namespace: infra}, {name: g2, namespace: infra, sectionName: https}], rules: [{matches: [{path: {type: PathPrefix, value: /x}}], backendRefs: [{name: s1, port: 80}, {name: s2, namespace: other, port: 80}]}, {backendRefs: [{name: s0, port: 81}]}]}}`, i)

@@ -1,7 +1,10 @@
 package translate
 
 import (
+	"net"
 	"reflect"
+	"slices"
+	"strconv"
 
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -52,11 +55,21 @@ func (t *Translator) OnIR(fn func(IRChange)) {
 		}
 		return out
 	}, addList)
+	subscribeIR(t.listenerSetFinal, func(f *listenerSetFinal) []ir.Resource {
+		out := make([]ir.Resource, len(f.Listeners))
+		for i, l := range f.Listeners {
+			out[i] = l
+		}
+		return out
+	}, addList)
 	subscribeIR(t.policies, func(p *policyResult) []ir.Resource { return one(p.IR) }, addList)
 	subscribeIR(t.routes, func(r *routeResult) []ir.Resource {
-		out := make([]ir.Resource, len(r.Rules))
+		out := make([]ir.Resource, len(r.Rules), len(r.Rules)+1)
 		for i, rule := range r.Rules {
 			out[i] = rule
+		}
+		if r.L4 != nil {
+			out = append(out, r.L4)
 		}
 		return out
 	}, addList)
@@ -113,6 +126,11 @@ func (t *Translator) OnStatus(fn func(StatusChange)) {
 			track(statusOf(ch.Old, func(g *gatewayFinal) *ObjectStatus { return &g.Status }), statusOf(ch.New, func(g *gatewayFinal) *ObjectStatus { return &g.Status }))
 		}
 	})
+	t.listenerSetFinal.Subscribe(func(chs []collection.Change[*listenerSetFinal]) {
+		for _, ch := range chs {
+			track(statusOf(ch.Old, func(f *listenerSetFinal) *ObjectStatus { return &f.Status }), statusOf(ch.New, func(f *listenerSetFinal) *ObjectStatus { return &f.Status }))
+		}
+	})
 	t.routes.Subscribe(func(chs []collection.Change[*routeResult]) {
 		for _, ch := range chs {
 			oldS, newS := statusOf(ch.Old, func(r *routeResult) *ObjectStatus { return r.Status }), statusOf(ch.New, func(r *routeResult) *ObjectStatus { return r.Status })
@@ -125,6 +143,11 @@ func (t *Translator) OnStatus(fn func(StatusChange)) {
 	t.policies.Subscribe(func(chs []collection.Change[*policyResult]) {
 		for _, ch := range chs {
 			track(statusOf(ch.Old, func(p *policyResult) *ObjectStatus { return &p.Status }), statusOf(ch.New, func(p *policyResult) *ObjectStatus { return &p.Status }))
+		}
+	})
+	t.backendTLS.Subscribe(func(chs []collection.Change[*backendTLSResult]) {
+		for _, ch := range chs {
+			track(statusOf(ch.Old, func(p *backendTLSResult) *ObjectStatus { return &p.Status }), statusOf(ch.New, func(p *backendTLSResult) *ObjectStatus { return &p.Status }))
 		}
 	})
 	t.engine.AfterBatch(func() {
@@ -153,12 +176,43 @@ func (t *Translator) OnGateways(fn func(keys []string)) {
 			keys = append(keys, ch.Key)
 		}
 	})
+	// The merged view changes when ListenerSets add or remove ports.
+	t.listenerMerge.Subscribe(func(chs []collection.Change[*mergeResult]) {
+		for _, ch := range chs {
+			keys = append(keys, ch.Key)
+		}
+	})
 	t.engine.AfterBatch(func() {
 		if len(keys) > 0 {
 			fn(keys)
 			keys = nil
 		}
 	})
+}
+
+// ListenerSetPorts returns the ports that the ListenerSets attached to the
+// Gateway key serve in addition to the Gateway's own listeners, ascending.
+// It takes the engine lock: do not call it from a subscriber.
+func (t *Translator) ListenerSetPorts(key string) []int32 {
+	m, ok := t.listenerMerge.Get(key)
+	g, _ := t.gateways.Get(key)
+	if !ok || g == nil {
+		return nil
+	}
+	own := map[int32]bool{}
+	for _, l := range g.Listeners {
+		own[l.Port] = true
+	}
+	var out []int32
+	for bind := range m.Binds {
+		_, port, _ := net.SplitHostPort(bind)
+		p, err := strconv.Atoi(port)
+		if err == nil && !own[int32(p)] {
+			out = append(out, int32(p))
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // OurGateway returns the Gateway object for key if it is one of ours. It

@@ -77,8 +77,10 @@ func (t *Translator) translatePolicy(ctx *collection.Ctx, key string, p *v1alpha
 	}
 	if pr := p.Spec.PreRouting; pr != nil {
 		hs, errs := t.celHeaders(pr.SetHeaders, "spec.preRouting.setHeaders")
+		body, bodyErrs := preRoutingBody(pr)
+		errs = append(errs, bodyErrs...)
 		if len(errs) == 0 {
-			out.PreRouting = hs
+			out.PreRouting, out.PreRoutingBody = hs, body
 		}
 		problems = append(problems, errs...)
 	}
@@ -107,6 +109,23 @@ func (t *Translator) resolvePolicyTarget(ctx *collection.Ctx, ns string, ref gwv
 			}
 		}
 		return nil, nil, fmt.Sprintf("Gateway %s has no listener %q", key, *ref.SectionName)
+	case "ListenerSet":
+		// A policy on a ListenerSet applies to its listeners only, never to
+		// the parent Gateway's own.
+		s, ok := collection.Fetch(ctx, t.listenerSetViews, key)
+		if !ok || s.NotAccepted != "" {
+			return nil, nil, fmt.Sprintf("ListenerSet %s not found or not attached to a Gateway of ours", key)
+		}
+		var targets []ir.PolicyTarget
+		for _, l := range s.Listeners {
+			if ref.SectionName == nil || l.Name == string(*ref.SectionName) {
+				targets = append(targets, ir.PolicyTarget{Kind: ir.TargetListener, Name: l.Key})
+			}
+		}
+		if len(targets) == 0 {
+			return nil, nil, fmt.Sprintf("ListenerSet %s has no listener %q", key, *ref.SectionName)
+		}
+		return targets, []string{s.Gateway}, ""
 	case "HTTPRoute":
 		r, ok := collection.Fetch(ctx, t.routes, routeKey("HTTPRoute", key))
 		if !ok || len(r.Rules) == 0 {
@@ -114,7 +133,7 @@ func (t *Translator) resolvePolicyTarget(ctx *collection.Ctx, ns string, ref gwv
 		}
 		gws := map[string]bool{}
 		for _, l := range r.Listeners {
-			gws[l[:strings.LastIndex(l, "/")]] = true
+			gws[gatewayOfListener(l)] = true
 		}
 		if ref.SectionName == nil {
 			return []ir.PolicyTarget{{Kind: ir.TargetRoute, Name: key}}, sortedKeys(gws), ""
@@ -126,7 +145,7 @@ func (t *Translator) resolvePolicyTarget(ctx *collection.Ctx, ns string, ref gwv
 		}
 		return nil, nil, fmt.Sprintf("HTTPRoute %s has no rule named %q", key, *ref.SectionName)
 	}
-	return nil, nil, fmt.Sprintf("kind %q is not supported; use Gateway or HTTPRoute", ref.Kind)
+	return nil, nil, fmt.Sprintf("kind %q is not supported; use Gateway, ListenerSet or HTTPRoute", ref.Kind)
 }
 
 func (t *Translator) compileAll(want cel.OutputType, field string, lists map[string][]string) []string {

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"gatehouse.dev/gatehouse/internal/collection"
@@ -22,6 +21,8 @@ type routeResult struct {
 	Backends  []string
 	// Status is nil when no parentRef names a Gateway of ours.
 	Status *ObjectStatus
+	// L4 is the IR of a TLSRoute or TCPRoute (l4route.go).
+	L4 *ir.L4Route
 }
 
 func (r *routeResult) listenerNames() []string { return r.Listeners }
@@ -44,6 +45,12 @@ func (t *Translator) translateRoute(ctx *collection.Ctx, key string, obj source.
 	switch r := obj.(type) {
 	case *gwv1.HTTPRoute:
 		return t.translateHTTPRoute(ctx, r)
+	case *gwv1.GRPCRoute:
+		return t.translateGRPCRoute(ctx, r)
+	case *gwv1.TLSRoute:
+		return t.translateTLSRoute(ctx, r)
+	case *gwv1.TCPRoute:
+		return t.translateTCPRoute(ctx, r)
 	}
 	return nil, false
 }
@@ -96,24 +103,45 @@ func (t *Translator) attachParents(ctx *collection.Ctx, r routeRef, refs []gwv1.
 	return outcomes
 }
 
-// attachParent resolves one parentRef. ours is false when the ref does not
-// name an existing Gateway of ours (then another controller owns the status).
+// attachParent resolves one parentRef to a Gateway (its own listeners only)
+// or a ListenerSet. ours is false when the ref does not name an existing
+// Gateway of ours or a ListenerSet attached to one (then another controller
+// owns the status).
 func (t *Translator) attachParent(ctx *collection.Ctx, r routeRef, ref gwv1.ParentReference) (parentOutcome, bool) {
 	o := parentOutcome{ref: ref}
-	if (ref.Group != nil && *ref.Group != gwv1.GroupName) || (ref.Kind != nil && *ref.Kind != "Gateway") {
+	if ref.Group != nil && *ref.Group != gwv1.GroupName {
 		return o, false
 	}
 	ns := r.Namespace
 	if ref.Namespace != nil {
 		ns = string(*ref.Namespace)
 	}
-	g, ok := collection.Fetch(ctx, t.gateways, ns+"/"+string(ref.Name))
-	if !ok {
+	key := ns + "/" + string(ref.Name)
+	var listeners []*listenerResult
+	parent := "Gateway"
+	switch {
+	case ref.Kind == nil || *ref.Kind == "Gateway":
+		g, ok := collection.Fetch(ctx, t.gateways, key)
+		if !ok {
+			return o, false
+		}
+		listeners = g.Listeners
+	case *ref.Kind == "ListenerSet":
+		s, ok := collection.Fetch(ctx, t.listenerSetViews, key)
+		if !ok {
+			return o, false
+		}
+		if s.NotAccepted != "" {
+			o.reason, o.message = gwv1.RouteReasonNotAllowedByListeners, "the ListenerSet is not attached to its Gateway: "+s.Message
+			return o, true
+		}
+		listeners, parent = s.Listeners, "ListenerSet"
+	default:
 		return o, false
 	}
 	candidates := 0
 	hostnameMiss := false
-	for _, l := range g.Listeners {
+	for _, l := range listeners {
 		if ref.SectionName != nil && string(*ref.SectionName) != l.Name {
 			continue
 		}
@@ -124,7 +152,7 @@ func (t *Translator) attachParent(ctx *collection.Ctx, r routeRef, ref gwv1.Pare
 		// Attachment depends on the listener being accepted and its
 		// allowedRoutes, not on its references resolving.
 		accepted := l.Ready || l.Conditions[0].Status == metav1.ConditionTrue
-		if !accepted || !kindAllowed(l.Kinds, r.Kind) || !t.namespaceAllowed(ctx, l, g.Namespace, r.Namespace) {
+		if !accepted || !kindAllowed(l.Kinds, r.Kind) || !t.namespaceAllowed(ctx, l, r.Namespace) {
 			continue
 		}
 		hosts, ok := intersectHostnames(l.Hostname, r.Hostnames)
@@ -141,7 +169,7 @@ func (t *Translator) attachParent(ctx *collection.Ctx, r routeRef, ref gwv1.Pare
 	switch {
 	case len(o.attached) > 0 || len(o.pending) > 0:
 	case candidates == 0:
-		o.reason, o.message = gwv1.RouteReasonNoMatchingParent, "no listener of the Gateway matches the parentRef's sectionName/port"
+		o.reason, o.message = gwv1.RouteReasonNoMatchingParent, "no listener of the "+parent+" matches the parentRef's sectionName/port"
 	case hostnameMiss:
 		o.reason, o.message = gwv1.RouteReasonNoMatchingListenerHostname, "no listener hostname intersects the route's hostnames"
 	default:
@@ -159,28 +187,10 @@ func kindAllowed(kinds []gwv1.RouteGroupKind, kind string) bool {
 	return false
 }
 
-func (t *Translator) namespaceAllowed(ctx *collection.Ctx, l *listenerResult, gwNS, routeNS string) bool {
-	switch l.AllowFrom {
-	case gwv1.NamespacesFromAll:
-		return true
-	case gwv1.NamespacesFromSelector:
-		if l.Selector == nil {
-			return false
-		}
-		sel, err := metav1.LabelSelectorAsSelector(l.Selector)
-		if err != nil {
-			return false
-		}
-		set := labels.Set{"kubernetes.io/metadata.name": routeNS}
-		if n, ok := collection.Fetch(ctx, t.in.Namespaces.Collection, routeNS); ok {
-			for k, v := range n.Labels {
-				set[k] = v
-			}
-		}
-		return sel.Matches(set)
-	default:
-		return gwNS == routeNS
-	}
+// namespaceAllowed applies a listener's allowedRoutes.namespaces to a route
+// in routeNS.
+func (t *Translator) namespaceAllowed(ctx *collection.Ctx, l *listenerResult, routeNS string) bool {
+	return t.namespaceSelected(ctx, l.AllowFrom, l.Selector, l.Namespace, routeNS)
 }
 
 // intersectHostnames returns the hostnames a route serves on a listener. ok

@@ -215,6 +215,12 @@ func (t *Translator) resolveBackend(ctx *collection.Ctx, from routeRef, ref gwv1
 		if !found {
 			return fail(gwv1.RouteReasonBackendNotFound, fmt.Sprintf("Service %s has no port %d", key, *ref.Port))
 		}
+		if msg := t.backendTLSProblem(ctx, svc, int32(*ref.Port)); msg != "" {
+			// Reported, but the ref stays: the Backend carries the invalid
+			// TLS, so the proxy refuses its connections (5xx), and the
+			// policy's status still finds this route (backendtls.go).
+			rr.refError(routeReasonInvalidBackendTLS, field+": "+msg)
+		}
 		out.Backend = serviceBackendName(key)
 	}
 	rr.backends = appendUnique(rr.backends, out.Backend)

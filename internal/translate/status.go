@@ -16,12 +16,16 @@ type ObjectStatus struct {
 
 	GatewayClass *gwv1.GatewayClassStatus `json:"gatewayClassStatus,omitempty"`
 	Gateway      *gwv1.GatewayStatus      `json:"gatewayStatus,omitempty"`
+	ListenerSet  *gwv1.ListenerSetStatus  `json:"listenerSetStatus,omitempty"`
 	// Route is the status of any route kind (HTTPRoute, GRPCRoute, TLSRoute,
 	// TCPRoute; Kind says which): only the status.parents entries of our
 	// controller.
 	Route *gwv1.RouteStatus `json:"routeStatus,omitempty"`
 	// TrafficPolicy holds only the status.ancestors entries of our controller.
 	TrafficPolicy *v1alpha1.TrafficPolicyStatus `json:"trafficPolicyStatus,omitempty"`
+	// BackendTLSPolicy holds only the status.ancestors entries of our
+	// controller.
+	BackendTLSPolicy *gwv1.PolicyStatus `json:"backendTLSPolicyStatus,omitempty"`
 }
 
 // Key returns "Kind namespace/name".
@@ -43,7 +47,7 @@ func (s ObjectStatus) less(o ObjectStatus) bool {
 }
 
 var statusKindOrder = map[string]int{"GatewayClass": 0, "Gateway": 1, "ListenerSet": 2,
-	"HTTPRoute": 3, "GRPCRoute": 4, "TLSRoute": 5, "TCPRoute": 6, "TrafficPolicy": 7}
+	"HTTPRoute": 3, "GRPCRoute": 4, "TLSRoute": 5, "TCPRoute": 6, "TrafficPolicy": 7, "BackendTLSPolicy": 8}
 
 // Rejected reports whether any part of the object was not accepted or has
 // references that did not resolve.
@@ -57,12 +61,21 @@ func (s ObjectStatus) Rejected() bool {
 		for _, l := range s.Gateway.Listeners {
 			conds = append(conds, l.Conditions)
 		}
+	case s.ListenerSet != nil:
+		conds = append(conds, s.ListenerSet.Conditions)
+		for _, l := range s.ListenerSet.Listeners {
+			conds = append(conds, l.Conditions)
+		}
 	case s.Route != nil:
 		for _, p := range s.Route.Parents {
 			conds = append(conds, p.Conditions)
 		}
 	case s.TrafficPolicy != nil:
 		for _, a := range s.TrafficPolicy.Ancestors {
+			conds = append(conds, a.Conditions)
+		}
+	case s.BackendTLSPolicy != nil:
+		for _, a := range s.BackendTLSPolicy.Ancestors {
 			conds = append(conds, a.Conditions)
 		}
 	}

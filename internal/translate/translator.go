@@ -24,6 +24,7 @@ const DefaultControllerName = "gatehouse.dev/gateway-controller"
 type Inputs struct {
 	GatewayClasses  *collection.Input[*gwv1.GatewayClass]
 	Gateways        *collection.Input[*gwv1.Gateway]
+	ListenerSets    *collection.Input[*gwv1.ListenerSet]
 	// Routes holds every route kind (HTTPRoute, GRPCRoute, ...), keyed
 	// "Kind/namespace/name", so that attachment counts, backend references
 	// and outputs are computed once for all kinds.
@@ -36,6 +37,8 @@ type Inputs struct {
 	Namespaces      *collection.Input[*corev1.Namespace]
 	StaticBackends  *collection.Input[*v1alpha1.StaticBackend]
 	TrafficPolicies *collection.Input[*v1alpha1.TrafficPolicy]
+	// BackendTLSPolicies: see backendtls.go.
+	BackendTLSPolicies *collection.Input[*gwv1.BackendTLSPolicy]
 	// ProxyRejections holds what proxies refused, keyed by Gateway
 	// ("namespace/name", or "" for a proxy that serves every Gateway).
 	ProxyRejections *collection.Input[[]ir.Rejection]
@@ -57,13 +60,22 @@ type Translator struct {
 
 	classes       collection.Collection[*classResult]
 	gateways      collection.Collection[*gatewayResult]
+	// ListenerSets: see listenerset.go.
+	listenerSets     collection.Collection[*listenerSetResult]
+	listenerMerge    collection.Collection[*mergeResult]
+	listenerSetViews collection.Collection[*listenerSetResult]
+	listenerSetFinal collection.Collection[*listenerSetFinal]
 	routes        collection.Collection[*routeResult]
 	gatewayStatus collection.Collection[*gatewayFinal]
 	binds         collection.Collection[*ir.Bind]
 	backends      collection.Collection[*ir.Backend]
 	certificates  collection.Collection[*ir.Certificate]
-	secretRefs    collection.Collection[int]
+	secretRefs    []collection.Collection[int]
 	policies      collection.Collection[*policyResult]
+	// backendTLSByService indexes BackendTLSPolicies by targeted Service;
+	// backendTLS holds their status (backendtls.go).
+	backendTLSByService collection.Index[*gwv1.BackendTLSPolicy]
+	backendTLS          collection.Collection[*backendTLSResult]
 
 	// cel compiles policy expressions to validate them (the proxy compiles
 	// them again for itself).
@@ -100,6 +112,7 @@ func New(controller string, opts ...Option) *Translator {
 	t.in = Inputs{
 		GatewayClasses:  collection.NewInput[*gwv1.GatewayClass](e, "GatewayClass", nil),
 		Gateways:        collection.NewInput[*gwv1.Gateway](e, "Gateway", nil),
+		ListenerSets:    collection.NewInput[*gwv1.ListenerSet](e, "ListenerSet", nil),
 		Routes:          collection.NewInput[source.Object](e, "Route", nil),
 		ReferenceGrants: collection.NewInput[*gwv1.ReferenceGrant](e, "ReferenceGrant", nil),
 		Services:        collection.NewInput[*corev1.Service](e, "Service", nil),
@@ -110,7 +123,9 @@ func New(controller string, opts ...Option) *Translator {
 		StaticBackends:  collection.NewInput[*v1alpha1.StaticBackend](e, "StaticBackend", nil),
 		TrafficPolicies: collection.NewInput[*v1alpha1.TrafficPolicy](e, "TrafficPolicy", nil),
 		ProxyRejections: collection.NewInput[[]ir.Rejection](e, "ProxyRejections", nil),
+		BackendTLSPolicies: collection.NewInput[*gwv1.BackendTLSPolicy](e, "BackendTLSPolicy", nil),
 	}
+	t.backendTLSByService = collection.AddIndex(t.in.BackendTLSPolicies.Collection, "service", backendTLSTargets)
 	t.grantsByNamespace = collection.AddIndex(t.in.ReferenceGrants.Collection, "namespace",
 		func(g *gwv1.ReferenceGrant) []string { return []string{g.Namespace} })
 	t.slicesByService = collection.AddIndex(t.in.EndpointSlices.Collection, "service",
@@ -123,16 +138,46 @@ func New(controller string, opts ...Option) *Translator {
 
 	t.classes = collection.Map(e, "classes", t.in.GatewayClasses.Collection, nil, t.translateClass)
 	t.gateways = collection.Map(e, "gateways", t.in.Gateways.Collection, nil, t.translateGateway)
-	gatewaysByBind := collection.AddIndex(t.gateways, "bind", (*gatewayResult).bindNames)
 	gatewaysBySecret := collection.AddIndex(t.gateways, "secret", (*gatewayResult).secretKeys)
-	t.secretRefs = collection.IndexCounts(collection.AddIndex(t.gateways, "secretRef", (*gatewayResult).secretRefs))
-	t.binds = collection.Map(e, "binds", collection.IndexCounts(gatewaysByBind), nil,
+	gatewaySecretRefs := collection.IndexCounts(collection.AddIndex(t.gateways, "secretRef", (*gatewayResult).secretRefs))
+
+	t.listenerSets = collection.Map(e, "listenerSets", t.in.ListenerSets.Collection, nil, t.translateListenerSet)
+	setsByGateway := collection.AddIndex(t.listenerSets, "gateway", (*listenerSetResult).gatewayKeys)
+	setsBySecret := collection.AddIndex(t.listenerSets, "secret", (*listenerSetResult).secretKeys)
+	setSecretRefs := collection.IndexCounts(collection.AddIndex(t.listenerSets, "secretRef", (*listenerSetResult).secretRefs))
+	t.secretRefs = []collection.Collection[int]{gatewaySecretRefs, setSecretRefs}
+	t.listenerMerge = collection.Map(e, "listenerMerge", t.gateways, nil,
+		func(ctx *collection.Ctx, key string, g *gatewayResult) (*mergeResult, bool) {
+			entries := collection.FetchIndex(ctx, setsByGateway, key)
+			sets := make([]*listenerSetResult, len(entries))
+			for i, s := range entries {
+				sets[i] = s.Value
+			}
+			return mergeListeners(g, sets), true
+		})
+	t.listenerSetViews = collection.Map(e, "listenerSetViews", t.listenerSets, nil,
+		func(ctx *collection.Ctx, key string, s *listenerSetResult) (*listenerSetResult, bool) {
+			m, ok := collection.Fetch(ctx, t.listenerMerge, s.Gateway)
+			if !ok {
+				return s, true
+			}
+			return applyConflicts(s, m), true
+		})
+	attachedSets := collection.AddIndex(t.listenerSetViews, "attached", func(s *listenerSetResult) []string {
+		if s.attached() {
+			return []string{s.Gateway}
+		}
+		return nil
+	})
+
+	mergesByBind := collection.AddIndex(t.listenerMerge, "bind", (*mergeResult).bindNames)
+	t.binds = collection.Map(e, "binds", collection.IndexCounts(mergesByBind), nil,
 		func(ctx *collection.Ctx, bind string, _ int) (*ir.Bind, bool) {
-			return t.translateBind(ctx, bind, collection.FetchIndex(ctx, gatewaysByBind, bind))
+			return t.translateBind(ctx, bind, collection.FetchIndex(ctx, mergesByBind, bind))
 		})
 	t.certificates = collection.Map(e, "certificates", t.in.Secrets.Collection, nil,
 		func(ctx *collection.Ctx, key string, s *corev1.Secret) (*ir.Certificate, bool) {
-			if collection.CountIndex(ctx, gatewaysBySecret, key) == 0 {
+			if collection.CountIndex(ctx, gatewaysBySecret, key)+collection.CountIndex(ctx, setsBySecret, key) == 0 {
 				return nil, false // only Secrets a listener uses are ever sent
 			}
 			return certificateFor(key, s)
@@ -144,10 +189,18 @@ func New(controller string, opts ...Option) *Translator {
 
 	t.gatewayStatus = collection.Map(e, "gatewayStatus", t.gateways, nil,
 		func(ctx *collection.Ctx, key string, g *gatewayResult) (*gatewayFinal, bool) {
-			return t.finishGateway(ctx, g, routesByListener)
+			return t.finishGateway(ctx, g, routesByListener, attachedSets)
+		})
+	t.listenerSetFinal = collection.Map(e, "listenerSetFinal", t.listenerSetViews, nil,
+		func(ctx *collection.Ctx, key string, s *listenerSetResult) (*listenerSetFinal, bool) {
+			return t.finishListenerSet(ctx, s, routesByListener)
 		})
 	t.backends = t.backendCollection(routesByBackend)
 	t.policies = collection.Map(e, "policies", t.in.TrafficPolicies.Collection, nil, t.translatePolicy)
+	t.backendTLS = collection.Map(e, "backendTLSPolicies", t.in.BackendTLSPolicies.Collection, nil,
+		func(ctx *collection.Ctx, _ string, p *gwv1.BackendTLSPolicy) (*backendTLSResult, bool) {
+			return t.translateBackendTLSPolicy(ctx, p, routesByBackend)
+		})
 	return t
 }
 
@@ -168,7 +221,9 @@ func (t *Translator) applyEvent(w *collection.Writer, ev source.Event) {
 		write(w, t.in.GatewayClasses, key, ev.Object, del)
 	case source.KindGateway:
 		write(w, t.in.Gateways, key, ev.Object, del)
-	case source.KindHTTPRoute:
+	case source.KindListenerSet:
+		write(w, t.in.ListenerSets, key, ev.Object, del)
+	case source.KindHTTPRoute, source.KindGRPCRoute, source.KindTLSRoute, source.KindTCPRoute:
 		write(w, t.in.Routes, routeKey(ev.Kind, key), ev.Object, del)
 	case source.KindReferenceGrant:
 		write(w, t.in.ReferenceGrants, key, ev.Object, del)
@@ -186,6 +241,8 @@ func (t *Translator) applyEvent(w *collection.Writer, ev source.Event) {
 		write(w, t.in.StaticBackends, key, ev.Object, del)
 	case source.KindTrafficPolicy:
 		write(w, t.in.TrafficPolicies, key, ev.Object, del)
+	case source.KindBackendTLSPolicy:
+		write(w, t.in.BackendTLSPolicies, key, ev.Object, del)
 	}
 }
 
@@ -220,12 +277,21 @@ func (t *Translator) Snapshot() Snapshot {
 		}
 		s.Status = append(s.Status, g.Value.Status)
 	}
+	for _, f := range t.listenerSetFinal.Snapshot() {
+		for _, l := range f.Value.Listeners {
+			s.IR = append(s.IR, l)
+		}
+		s.Status = append(s.Status, f.Value.Status)
+	}
 	for _, c := range t.certificates.Snapshot() {
 		s.IR = append(s.IR, c.Value)
 	}
 	for _, r := range t.routes.Snapshot() {
 		for _, rule := range r.Value.Rules {
 			s.IR = append(s.IR, rule)
+		}
+		if r.Value.L4 != nil {
+			s.IR = append(s.IR, r.Value.L4)
 		}
 		if r.Value.Status != nil {
 			s.Status = append(s.Status, *r.Value.Status)
@@ -241,6 +307,9 @@ func (t *Translator) Snapshot() Snapshot {
 		s.IR = append(s.IR, p.Value.IR)
 		s.Status = append(s.Status, p.Value.Status)
 	}
+	for _, p := range t.backendTLS.Snapshot() {
+		s.Status = append(s.Status, p.Value.Status)
+	}
 	sort.SliceStable(s.IR, func(a, b int) bool {
 		ia, ib := s.IR[a].ResourceID(), s.IR[b].ResourceID()
 		if ia.Kind != ib.Kind {
@@ -252,7 +321,7 @@ func (t *Translator) Snapshot() Snapshot {
 	return s
 }
 
-var kindOrder = map[ir.Kind]int{ir.KindBind: 0, ir.KindListener: 1, ir.KindCertificate: 2, ir.KindRoute: 3, ir.KindBackend: 4, ir.KindPolicy: 5}
+var kindOrder = map[ir.Kind]int{ir.KindBind: 0, ir.KindListener: 1, ir.KindCertificate: 2, ir.KindRoute: 3, ir.KindBackend: 4, ir.KindPolicy: 5, ir.KindL4Route: 6}
 
 // OnSecretRefs registers fn to receive, after every batch that changed
 // them, the keys ("namespace/name") of Secrets that listeners of our Gateways
@@ -260,16 +329,25 @@ var kindOrder = map[ir.Kind]int{ir.KindBind: 0, ir.KindListener: 1, ir.KindCerti
 // fetch only referenced Secrets. fn runs under the engine lock.
 func (t *Translator) OnSecretRefs(fn func(keys []string)) {
 	changed := false
-	t.secretRefs.Subscribe(func([]collection.Change[int]) { changed = true })
+	for _, c := range t.secretRefs {
+		c.Subscribe(func([]collection.Change[int]) { changed = true })
+	}
 	t.engine.AfterBatch(func() {
 		if !changed {
 			return
 		}
 		changed = false
+		seen := map[string]bool{}
 		keys := make([]string, 0)
-		for _, e := range t.secretRefs.Peek() {
-			keys = append(keys, e.Key)
+		for _, c := range t.secretRefs {
+			for _, e := range c.Peek() {
+				if !seen[e.Key] {
+					seen[e.Key] = true
+					keys = append(keys, e.Key)
+				}
+			}
 		}
+		sort.Strings(keys)
 		fn(keys)
 	})
 }

@@ -15,6 +15,7 @@ func policyToProto(p *ir.Policy) *irv1.Policy {
 	if !p.Created.IsZero() {
 		m.Created = timestamppb.New(p.Created)
 	}
+	m.PreRoutingBody = preRoutingBodyToProto(p.PreRoutingBody)
 	for _, t := range p.Targets {
 		m.Targets = append(m.Targets, &irv1.PolicyTarget{Kind: string(t.Kind), Name: t.Name})
 	}
@@ -43,6 +44,7 @@ func policyFromProto(m *irv1.Policy) (*ir.Policy, error) {
 	for _, t := range m.Targets {
 		p.Targets = append(p.Targets, ir.PolicyTarget{Kind: ir.PolicyTargetKind(t.Kind), Name: t.Name})
 	}
+	p.PreRoutingBody = preRoutingBodyFromProto(m.PreRoutingBody)
 	if al := m.AccessLog; al != nil {
 		p.AccessLog = &ir.PolicyAccessLog{Fields: celHeadersFromProto(al.Fields), Filter: al.Filter}
 	}

@@ -31,7 +31,7 @@ func KindOf(typeURL string) (ir.Kind, bool) {
 		return "", false
 	}
 	switch k := ir.Kind(name); k {
-	case ir.KindBind, ir.KindListener, ir.KindRoute, ir.KindBackend, ir.KindCertificate, ir.KindPolicy:
+	case ir.KindBind, ir.KindListener, ir.KindRoute, ir.KindBackend, ir.KindCertificate, ir.KindPolicy, ir.KindL4Route:
 		return k, true
 	}
 	return "", false
@@ -69,6 +69,8 @@ func ToProto(r ir.Resource) (*anypb.Any, error) {
 		m = backendToProto(v)
 	case *ir.Policy:
 		m = policyToProto(v)
+	case *ir.L4Route:
+		m = l4RouteToProto(v)
 	default:
 		return nil, fmt.Errorf("wire: unsupported resource type %T", r)
 	}
@@ -122,6 +124,11 @@ func FromProto(a *anypb.Any) (ir.Resource, error) {
 		if err = proto.Unmarshal(a.Value, m); err == nil {
 			r, err = policyFromProto(m)
 		}
+	case ir.KindL4Route:
+		m := &irv1.L4Route{}
+		if err = proto.Unmarshal(a.Value, m); err == nil {
+			r, err = l4RouteFromProto(m)
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("wire: decode %s: %w", kind, err)
@@ -142,12 +149,12 @@ func bindFromProto(m *irv1.Bind) *ir.Bind {
 
 func listenerToProto(l *ir.Listener) *irv1.Listener {
 	return &irv1.Listener{Name: l.Name, Gateway: l.Gateway, Bind: l.Bind, Hostname: l.Hostname,
-		Protocol: string(l.Protocol), Certificates: l.Certificates}
+		Protocol: string(l.Protocol), Certificates: l.Certificates, TlsMode: string(l.TLSMode)}
 }
 
 func listenerFromProto(m *irv1.Listener) *ir.Listener {
 	return &ir.Listener{Name: m.Name, Gateway: m.Gateway, Bind: m.Bind, Hostname: m.Hostname,
-		Protocol: ir.Protocol(m.Protocol), Certificates: m.Certificates}
+		Protocol: ir.Protocol(m.Protocol), Certificates: m.Certificates, TLSMode: ir.TLSMode(m.TlsMode)}
 }
 
 func backendToProto(b *ir.Backend) *irv1.Backend {
@@ -159,10 +166,8 @@ func backendToProto(b *ir.Backend) *irv1.Backend {
 		}
 		m.Ports = append(m.Ports, pp)
 	}
-	if b.TLS != nil {
-		m.Tls = &irv1.UpstreamTLS{ServerName: b.TLS.ServerName, CaCertPem: b.TLS.CACertPEM,
-			InsecureSkipVerify: b.TLS.InsecureSkipVerify}
-	}
+	m.Tls = upstreamTLSToProto(b.TLS)
+	m.Llm = backendLLMToProto(b.LLM)
 	return m
 }
 
@@ -175,8 +180,7 @@ func backendFromProto(m *irv1.Backend) *ir.Backend {
 		}
 		b.Ports = append(b.Ports, p)
 	}
-	if t := m.Tls; t != nil {
-		b.TLS = &ir.UpstreamTLS{ServerName: t.ServerName, CACertPEM: t.CaCertPem, InsecureSkipVerify: t.InsecureSkipVerify}
-	}
+	b.TLS = upstreamTLSFromProto(m.Tls)
+	b.LLM = backendLLMFromProto(m.Llm)
 	return b
 }

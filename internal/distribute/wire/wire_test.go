@@ -128,7 +128,7 @@ func assertAllSet(t *testing.T, path string, m protoreflect.Message) {
 
 func filled() []ir.Resource {
 	f := &filler{depth: map[reflect.Type]int{}}
-	out := []ir.Resource{&ir.Bind{}, &ir.Listener{}, &ir.Certificate{}, &ir.Route{}, &ir.Backend{}, &ir.Policy{}}
+	out := []ir.Resource{&ir.Bind{}, &ir.Listener{}, &ir.Certificate{}, &ir.Route{}, &ir.Backend{}, &ir.Policy{}, &ir.L4Route{}}
 	for _, r := range out {
 		f.fill(reflect.ValueOf(r).Elem())
 	}

@@ -22,6 +22,17 @@
 // connection that sends fewer bytes than that, never a valid request, waits
 // for ReadHeaderTimeout before it is answered.)
 //
+// Before a bind's handler, a guard (guard.go) makes the checks net/http does
+// not: the number of header fields (MaxHeaderCount, 431), path
+// normalization (dot segments resolved, "//" merged, a path climbing above
+// "/" refused with 400; see NormalizePath) and encoded slashes
+// (EscapedSlashes), and a minimum request body rate (MinBodyRate after
+// BodyRateGrace, 408). A body read that fails because of the client turns
+// the handler's 5xx into 408 or 400. HTTP/2 runs with MaxConcurrentStreams
+// streams per connection; net/http's own rapid-reset and CONTINUATION
+// flood defences rely on it and on MaxHeaderBytes. ConnState, when set,
+// reports connection state changes per bind (for metrics).
+//
 // Removing a bind is graceful: its socket is closed at once (so the port can
 // be reused, e.g. by the same bind with a new protocol), idle connections are
 // closed, and requests in flight may finish within Options.DrainTimeout.

@@ -29,6 +29,34 @@ type Options struct {
 	// DrainTimeout bounds how long requests in flight on a removed bind may
 	// take before their connections are closed (default 30s).
 	DrainTimeout time.Duration
+	// MaxHeaderCount caps the number of header fields of a request (default
+	// 100, as Envoy); more get 431. Negative disables the check.
+	MaxHeaderCount int
+	// MinBodyRate is the lowest average rate, in bytes per second, at which
+	// a client must send a request body once BodyRateGrace has passed
+	// (default 256); a slower body is cut and the request answered 408.
+	// Only time spent waiting for the client counts. Negative disables it.
+	MinBodyRate int
+	// BodyRateGrace is the time a body may take before MinBodyRate applies
+	// (default 10s).
+	BodyRateGrace time.Duration
+	// KeepDuplicateSlashes turns off merging "//" in request paths. Paths
+	// are normalized before routing: "." and ".." segments are resolved
+	// (a path climbing above "/" gets 400) and, by default, runs of "/"
+	// are merged, so the route matched and the upstream see the same path.
+	KeepDuplicateSlashes bool
+	// EscapedSlashes is what to do with %2F and %5C in a path: keep
+	// (default), reject (400) or unescape.
+	EscapedSlashes EscapedSlashes
+	// MaxConcurrentStreams caps the HTTP/2 streams a client may open at once
+	// on one connection (default 100). net/http runs at most this many
+	// handlers per connection, queues a few more, and closes connections
+	// that reset streams faster than handlers finish (HTTP/2 rapid reset).
+	MaxConcurrentStreams int
+	// ConnState, when set, is told of every downstream connection state
+	// change with the bind's name (for connection metrics). It must be
+	// cheap and safe for concurrent use.
+	ConnState func(bind string, state http.ConnState)
 }
 
 func (o Options) withDefaults() Options {
@@ -47,7 +75,36 @@ func (o Options) withDefaults() Options {
 	if o.DrainTimeout <= 0 {
 		o.DrainTimeout = 30 * time.Second
 	}
+	if o.MaxHeaderCount == 0 {
+		o.MaxHeaderCount = 100
+	}
+	if o.MinBodyRate == 0 {
+		o.MinBodyRate = 256
+	}
+	if o.BodyRateGrace <= 0 {
+		o.BodyRateGrace = 10 * time.Second
+	}
+	if o.EscapedSlashes == "" {
+		o.EscapedSlashes = EscapedSlashesKeep
+	}
+	if o.MaxConcurrentStreams <= 0 {
+		o.MaxConcurrentStreams = 100
+	}
 	return o
+}
+
+// Validate reports settings that cannot work, naming the option.
+func (o Options) Validate() error {
+	switch o.EscapedSlashes {
+	case "", EscapedSlashesKeep, EscapedSlashesReject, EscapedSlashesUnescape:
+	default:
+		return fmt.Errorf("escaped slashes %q: use %s, %s or %s", o.EscapedSlashes,
+			EscapedSlashesKeep, EscapedSlashesReject, EscapedSlashesUnescape)
+	}
+	if o.MaxConcurrentStreams > 1<<20 {
+		return fmt.Errorf("max concurrent streams %d: at most %d", o.MaxConcurrentStreams, 1<<20)
+	}
+	return nil
 }
 
 // CertificateFunc picks the certificate for a TLS handshake on the named
@@ -68,6 +125,7 @@ type Manager struct {
 	draining map[*server]struct{} // removed binds still finishing requests
 	closed   bool
 	drainWG  sync.WaitGroup
+	streams  streamSet // TLS and TCP binds (stream.go)
 }
 
 // NewManager returns a Manager with no open binds. handler is called once
@@ -108,6 +166,7 @@ func (m *Manager) Reconcile(binds []*ir.Bind) map[string]error {
 		want[b.Name] = b
 	}
 	// Close first, so a bind reopened with a new protocol can take its port.
+	streams := m.closeStaleStreams(want) // layer-4 binds: stream.go
 	for name, s := range m.servers {
 		if b, ok := want[name]; ok && sameSocket(&s.bind, b) {
 			continue
@@ -131,6 +190,7 @@ func (m *Manager) Reconcile(binds []*ir.Bind) map[string]error {
 		}
 		m.servers[name] = s
 	}
+	m.openStreams(streams, errs)
 	if len(errs) == 0 {
 		return nil
 	}
@@ -149,7 +209,7 @@ func (m *Manager) Addr(bind string) net.Addr {
 	if s := m.servers[bind]; s != nil {
 		return s.ln.Addr()
 	}
-	return nil
+	return m.streamAddr(bind)
 }
 
 // Shutdown closes every socket and waits for requests in flight, including
@@ -173,6 +233,7 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	for _, s := range all {
 		wg.Go(func() { s.stop(ctx) })
 	}
+	m.shutdownStreams(ctx)
 	wg.Wait()
 	m.drainWG.Wait()
 	if err := ctx.Err(); err != nil {

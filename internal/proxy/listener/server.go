@@ -34,6 +34,16 @@ func (m *Manager) open(b *ir.Bind) (*server, error) {
 		// connections) here; they are the client's problem, hence Debug.
 		ErrorLog:  slog.NewLogLogger(m.log.With("bind", b.Name).Handler(), slog.LevelDebug),
 		Protocols: new(http.Protocols),
+		// HTTP/2 limits (h2 and h2c). net/http already bounds CONTINUATION
+		// floods (a header block over MaxHeaderBytes closes the connection)
+		// and rapid resets (handlers per connection are capped at
+		// MaxConcurrentStreams; too many queued streams close it with
+		// ENHANCE_YOUR_CALM); the header list limit is MaxHeaderBytes.
+		HTTP2: &http.HTTP2Config{MaxConcurrentStreams: m.opts.MaxConcurrentStreams},
+	}
+	if cs := m.opts.ConnState; cs != nil {
+		name := b.Name
+		srv.ConnState = func(_ net.Conn, st http.ConnState) { cs(name, st) }
 	}
 	srv.Protocols.SetHTTP1(true)
 	switch b.Protocol {
@@ -54,10 +64,11 @@ func (m *Manager) open(b *ir.Bind) (*server, error) {
 		return nil, fmt.Errorf("bind %s: %w", b.Name, err)
 	}
 	s.ln = ln
-	srv.Handler = m.handler(&s.bind)
-	if srv.Handler == nil {
-		srv.Handler = http.NotFoundHandler()
+	h := m.handler(&s.bind)
+	if h == nil {
+		h = http.NotFoundHandler()
 	}
+	srv.Handler = m.guard(b.Name, h)
 	s.srv = srv
 	go s.serve(m.log)
 	m.log.Info("bind opened", "bind", b.Name, "protocol", b.Protocol, "addr", ln.Addr().String())

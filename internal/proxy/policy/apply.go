@@ -57,17 +57,43 @@ func (a Applicable) Uses() cel.Uses {
 func (c *Compiled) Uses() cel.Uses { return c.uses }
 
 // SetPreRoutingHeaders evaluates the pre-routing headers into r. A header
-// whose expression fails is removed, so a client can never supply it.
-func (c *Compiled) SetPreRoutingHeaders(ctx *cel.Context, r *http.Request) {
+// whose expression fails is removed, so a client can never supply it; the
+// first such header is returned ("" when all succeeded).
+func (c *Compiled) SetPreRoutingHeaders(ctx *cel.Context, r *http.Request) (failed string) {
 	for _, h := range c.preRouting {
 		v, err := h.prog.EvalString(ctx)
 		if err != nil {
 			delete(r.Header, h.name)
+			if failed == "" {
+				failed = h.name
+			}
 			continue
 		}
 		r.Header[h.name] = []string{v}
 	}
+	return failed
 }
+
+// ModelHeader is the canonical header the route-on-model shorthand sets, or
+// "" when the policy does not use it.
+func (c *Compiled) ModelHeader() string { return c.preBody.ModelHeader }
+
+// PreRoutingReadsBody reports whether pre-routing needs the request body.
+func (c *Compiled) PreRoutingReadsBody() bool {
+	return c.preBody.ModelHeader != "" || c.uses.RequestBody
+}
+
+// MaxPreRoutingBody is the body cap for inspection: the policy's, or def.
+func (c *Compiled) MaxPreRoutingBody(def int64) int64 {
+	if c.preBody.MaxBodyBytes > 0 {
+		return c.preBody.MaxBodyBytes
+	}
+	return def
+}
+
+// RejectsOnFailure reports whether a pre-routing failure is answered with
+// an error instead of falling through.
+func (c *Compiled) RejectsOnFailure() bool { return c.preBody.Reject }
 
 // Authorize evaluates every authorization policy; the first that denies
 // returns its response (status, body). ok is true when all allow.

@@ -34,6 +34,7 @@ type Compiled struct {
 	reqTransform         *transform
 	respTransform        *transform
 	preRouting           []header
+	preBody              ir.PreRoutingBody
 	uses                 cel.Uses
 	hasAuth, hasPre      bool
 	jwt                  *jwtVerifier
@@ -132,7 +133,10 @@ func compile(env *cel.Env, p *ir.Policy) (*Compiled, error) {
 	if c.preRouting, err = c.headers(env, p.PreRouting); err != nil {
 		return nil, err
 	}
-	c.hasPre = len(c.preRouting) > 0
+	if p.PreRoutingBody != nil {
+		c.preBody = *p.PreRoutingBody
+	}
+	c.hasPre = len(c.preRouting) > 0 || c.preBody.ModelHeader != ""
 	if err = c.compileAccessLog(env, p.AccessLog); err != nil {
 		return nil, fmt.Errorf("policy %s: access log: %w", p.Name, err)
 	}

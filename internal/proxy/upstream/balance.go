@@ -18,6 +18,8 @@ type endpoint struct {
 	failures     atomic.Int32 // consecutive failures since the last success
 	ejections    atomic.Int32 // consecutive ejections, for the doubling window
 	ejectedUntil atomic.Int64 // unix nanoseconds; 0 when never ejected
+
+	conns h1Pool // idle fast-path connections
 }
 
 // ejected reports whether the endpoint is ejected at now.

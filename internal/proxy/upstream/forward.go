@@ -91,15 +91,26 @@ func (r *Registry) forward(w http.ResponseWriter, req *http.Request, t *Target, 
 		r.reject(w, req, t, mirror, http.StatusServiceUnavailable, "no healthy upstream")
 		return
 	}
+	ep.outstanding.Add(1)
+	if pool.fast && !mirror && !r.opts.ReverseProxyOnly && fastEligible(req) {
+		defer ep.outstanding.Add(-1) // deferred: the fast path may panic(http.ErrAbortHandler)
+		r.forwardH1(w, req, t, b.name, ep)
+		return
+	}
+	r.forwardReverseProxy(w, req, t, b.name, ep, pool, mirror)
+}
+
+// forwardReverseProxy forwards through the pool's httputil.ReverseProxy:
+// upgrades, h2c, TLS upstreams, streamed uploads and mirrors.
+func (r *Registry) forwardReverseProxy(w http.ResponseWriter, req *http.Request, t *Target, backend string, ep *endpoint, pool *portPool, mirror bool) {
 	ctx, cancel := context.WithCancel(req.Context())
 	a := &attempt{
-		Context: ctx, parent: req.Context(), reg: r, backend: b.name, ep: ep,
+		Context: ctx, parent: req.Context(), reg: r, backend: backend, ep: ep,
 		target: t, scheme: pool.scheme, mirror: mirror, cancel: cancel,
 	}
 	if t.Timeout > 0 {
 		a.timer = time.AfterFunc(t.Timeout, a.expire)
 	}
-	ep.outstanding.Add(1)
 	// Deferred so the counter is right even when ReverseProxy aborts the
 	// response with panic(http.ErrAbortHandler).
 	defer func() {
@@ -152,9 +163,11 @@ func (r *Registry) modifyResponse(res *http.Response) error {
 	return nil
 }
 
-func (r *Registry) recordFailure(a *attempt) {
-	if d := a.ep.recordFailure(r.now(), r.opts.EjectAfter, r.opts.EjectFor); d > 0 {
-		r.log.Warn("upstream endpoint ejected", "backend", a.backend, "endpoint", a.ep.addr, "for", d)
+func (r *Registry) recordFailure(a *attempt) { r.recordFailureAt(a.backend, a.ep) }
+
+func (r *Registry) recordFailureAt(backend string, ep *endpoint) {
+	if d := ep.recordFailure(r.now(), r.opts.EjectAfter, r.opts.EjectFor); d > 0 {
+		r.log.Warn("upstream endpoint ejected", "backend", backend, "endpoint", ep.addr, "for", d)
 	}
 }
 
@@ -198,8 +211,12 @@ func (r *Registry) errorHandler(w http.ResponseWriter, req *http.Request, err er
 }
 
 func (r *Registry) logf(a *attempt, level slog.Level, msg string, req *http.Request, err error) {
-	r.log.Log(a.parent, level, msg, "backend", a.backend, "endpoint", a.ep.addr,
-		"method", req.Method, "path", req.URL.Path, "mirror", a.mirror, "error", err)
+	r.logEvent(a.parent, level, msg, a.backend, a.ep, a.mirror, req, err)
+}
+
+func (r *Registry) logEvent(ctx context.Context, level slog.Level, msg, backend string, ep *endpoint, mirror bool, req *http.Request, err error) {
+	r.log.Log(ctx, level, msg, "backend", backend, "endpoint", ep.addr,
+		"method", req.Method, "path", req.URL.Path, "mirror", mirror, "error", err)
 }
 
 // reject answers a request that could not be sent anywhere.

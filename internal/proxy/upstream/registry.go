@@ -29,6 +29,10 @@ type Options struct {
 	// EjectFor is the first ejection window; it doubles on every repeated
 	// ejection, up to five minutes (default 5s).
 	EjectFor time.Duration
+	// ReverseProxyOnly sends every request through httputil.ReverseProxy,
+	// turning off the HTTP/1.1 fast path (for comparisons, and as a way
+	// out should the fast path misbehave with some upstream).
+	ReverseProxyOnly bool
 }
 
 func (o Options) withDefaults() Options {
@@ -98,6 +102,7 @@ type portPool struct {
 	port     int32
 	scheme   string // "http" or "https"
 	proxy    *httputil.ReverseProxy
+	fast     bool // cleartext HTTP/1.1: eligible requests take the fast path
 	ready    []*endpoint
 	notReady []*endpoint
 }
@@ -142,6 +147,13 @@ func (r *Registry) Update(b *ir.Backend) error {
 		return fmt.Errorf("backend %s: %w", b.Name, err)
 	}
 	r.backends.Store(b.Name, nb)
+	if old != nil {
+		for addr, ep := range old.endpoints {
+			if nb.endpoints[addr] != ep {
+				ep.conns.closeIdle(true) // the endpoint left
+			}
+		}
+	}
 	if old != nil && old.tls != nil && old.tls != nb.tls {
 		// In-flight requests keep their connections; idle ones of the
 		// old TLS config are closed so they are not reused.
@@ -159,6 +171,9 @@ func (r *Registry) Remove(name string) {
 		return
 	}
 	r.backends.Delete(name)
+	for _, ep := range old.endpoints {
+		ep.conns.closeIdle(true)
+	}
 	if old.tls != nil {
 		old.tls.closeIdle()
 	}
@@ -176,8 +191,12 @@ func (r *Registry) CloseIdleConnections() {
 		p.Transport.(*http.Transport).CloseIdleConnections()
 	}
 	r.backends.Range(func(_, v any) bool {
-		if b := v.(*backend); b.tls != nil {
+		b := v.(*backend)
+		if b.tls != nil {
 			b.tls.closeIdle()
+		}
+		for _, ep := range b.endpoints {
+			ep.conns.closeIdle(false)
 		}
 		return true
 	})
@@ -234,7 +253,7 @@ func (r *Registry) compilePort(nb *backend, b *ir.Backend, i int, old *backend) 
 	case kind == kindH2C:
 		pool.proxy = r.h2c
 	default:
-		pool.proxy = r.http1
+		pool.proxy, pool.fast = r.http1, true
 	}
 	for j, ep := range bp.Endpoints {
 		if ep.Address == "" {

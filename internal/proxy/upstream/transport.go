@@ -1,10 +1,7 @@
 package upstream
 
 import (
-	"bytes"
 	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -80,17 +77,9 @@ type tlsProxies struct {
 }
 
 func (r *Registry) newTLSProxies(cfg ir.UpstreamTLS) (*tlsProxies, error) {
-	tc := &tls.Config{
-		ServerName:         cfg.ServerName,
-		InsecureSkipVerify: cfg.InsecureSkipVerify, //nolint:gosec // explicit user choice, documented as development only
-		MinVersion:         tls.VersionTLS12,
-	}
-	if len(cfg.CACertPEM) > 0 {
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(cfg.CACertPEM) {
-			return nil, errors.New("tls.caCertPEM: no PEM certificate could be parsed; provide PEM-encoded CA certificates")
-		}
-		tc.RootCAs = pool
+	tc, err := newUpstreamTLSConfig(cfg)
+	if err != nil {
+		return nil, err
 	}
 	p := &tlsProxies{cfg: cfg}
 	p.transports[0] = r.newTransport(tc, kindHTTP1)
@@ -108,9 +97,7 @@ func (p *tlsProxies) proxy(k transportKind) *httputil.ReverseProxy {
 }
 
 func (p *tlsProxies) sameConfig(c *ir.UpstreamTLS) bool {
-	return p.cfg.ServerName == c.ServerName &&
-		p.cfg.InsecureSkipVerify == c.InsecureSkipVerify &&
-		bytes.Equal(p.cfg.CACertPEM, c.CACertPEM)
+	return sameUpstreamTLS(&p.cfg, c)
 }
 
 func (p *tlsProxies) closeIdle() {

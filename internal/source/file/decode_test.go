@@ -207,7 +207,7 @@ spec: {ports: [{port: "80"}]}
 `, "Service default/s", "spec.ports[0].port", "expected an integer"},
 		{"string expected", `{apiVersion: v1, kind: ConfigMap, metadata: {name: c}, data: {port: 80}}`, "ConfigMap default/c", "data.port", "quote the value"},
 		{"overflow", `{apiVersion: v1, kind: Service, metadata: {name: s}, spec: {ports: [{port: 99999999999}]}}`, "Service default/s", "spec.ports[0].port", "out of range"},
-		{"unknown kind", `{apiVersion: v1, kind: Pod, metadata: {name: p}}`, "", "kind", "supported kinds: ConfigMap, EndpointSlice, Gateway"},
+		{"unknown kind", `{apiVersion: v1, kind: Pod, metadata: {name: p}}`, "", "kind", "supported kinds: BackendTLSPolicy, ConfigMap, EndpointSlice"},
 		{"missing kind", `{apiVersion: v1, metadata: {name: p}}`, "", "kind", "missing kind"},
 		{"missing apiVersion", `{kind: ConfigMap, metadata: {name: p}}`, "ConfigMap default/p", "apiVersion", "add `apiVersion: v1`"},
 		{"wrong apiVersion", `{apiVersion: gateway.networking.k8s.io/v1alpha2, kind: Gateway, metadata: {name: g}}`, "Gateway default/g", "apiVersion", "use gateway.networking.k8s.io/v1 or"},

@@ -51,6 +51,23 @@ var kinds = map[string]*kindInfo{
 		setDefaults: defaultHTTPRoute,
 		validate:    validateHTTPRoute,
 	},
+	source.KindListenerSet: {
+		apiVersions: []string{gatewayV1}, namespaced: true,
+		newObject:   func() source.Object { return &gatewayv1.ListenerSet{} },
+		setDefaults: defaultListenerSet,
+		validate:    validateListenerSet,
+	},
+	source.KindGRPCRoute: {
+		apiVersions: []string{gatewayV1}, namespaced: true,
+		newObject:   func() source.Object { return &gatewayv1.GRPCRoute{} },
+		setDefaults: defaultGRPCRoute,
+		validate:    validateGRPCRoute,
+	},
+	source.KindBackendTLSPolicy: {
+		apiVersions: []string{gatewayV1}, namespaced: true,
+		newObject: func() source.Object { return &gatewayv1.BackendTLSPolicy{} },
+		validate:  validateBackendTLSPolicy,
+	},
 	source.KindReferenceGrant: {
 		apiVersions: []string{gatewayV1, gatewayV1beta1}, namespaced: true,
 		newObject: func() source.Object { return &gatewayv1.ReferenceGrant{} },

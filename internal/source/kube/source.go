@@ -100,6 +100,34 @@ func (s *Source) Run(ctx context.Context) error {
 	s.watch(gw.Gateway().V1().GatewayClasses().Informer(), source.KindGatewayClass)
 	s.watch(gw.Gateway().V1().Gateways().Informer(), source.KindGateway)
 	s.watch(gw.Gateway().V1().HTTPRoutes().Informer(), source.KindHTTPRoute)
+	// Kinds newer than the Gateway API CRDs a cluster may have installed
+	// are watched only when served, so an older install still syncs.
+	served := s.servedGatewayResources()
+	if served["listenersets"] {
+		s.watch(gw.Gateway().V1().ListenerSets().Informer(), source.KindListenerSet)
+	} else {
+		s.log.Warn("ListenerSets are not served by this cluster (install the Gateway API v1.5+ CRDs); ListenerSet support is off")
+	}
+	if served["grpcroutes"] {
+		s.watch(gw.Gateway().V1().GRPCRoutes().Informer(), source.KindGRPCRoute)
+	} else {
+		s.log.Warn("GRPCRoutes (gateway.networking.k8s.io/v1) are not served by this cluster (install the Gateway API v1.1+ CRDs); GRPCRoute support is off")
+	}
+	for _, l4 := range []struct{ resource, kind string }{{"tlsroutes", source.KindTLSRoute}, {"tcproutes", source.KindTCPRoute}} {
+		switch {
+		case !served[l4.resource]:
+			s.log.Warn(l4.kind + "s (gateway.networking.k8s.io/v1) are not served by this cluster (install the Gateway API v1.5+ CRDs); " + l4.kind + " support is off")
+		case l4.kind == source.KindTLSRoute:
+			s.watch(gw.Gateway().V1().TLSRoutes().Informer(), l4.kind)
+		default:
+			s.watch(gw.Gateway().V1().TCPRoutes().Informer(), l4.kind)
+		}
+	}
+	if served["backendtlspolicies"] {
+		s.watch(gw.Gateway().V1().BackendTLSPolicies().Informer(), source.KindBackendTLSPolicy)
+	} else {
+		s.log.Warn("BackendTLSPolicies (gateway.networking.k8s.io/v1) are not served by this cluster (install the Gateway API v1.4+ CRDs); BackendTLSPolicy support is off")
+	}
 	s.watch(gw.Gateway().V1().ReferenceGrants().Informer(), source.KindReferenceGrant)
 	s.watch(core.Core().V1().Services().Informer(), source.KindService)
 	s.watch(core.Discovery().V1().EndpointSlices().Informer(), source.KindEndpointSlice)
@@ -260,4 +288,23 @@ func stripObject(obj any) (any, error) {
 		}
 	}
 	return obj, nil
+}
+
+// servedGatewayResources lists the resources the apiserver serves in
+// gateway.networking.k8s.io/v1. On a discovery error it assumes every kind
+// is served (the informers then report what is missing).
+func (s *Source) servedGatewayResources() map[string]bool {
+	out := map[string]bool{}
+	list, err := s.Gateway.Discovery().ServerResourcesForGroupVersion("gateway.networking.k8s.io/v1")
+	if err != nil {
+		s.log.Warn("discovery of gateway.networking.k8s.io/v1 failed; assuming every kind is served", "error", err)
+		for _, r := range []string{"listenersets", "grpcroutes", "tlsroutes", "tcproutes", "backendtlspolicies"} {
+			out[r] = true
+		}
+		return out
+	}
+	for _, r := range list.APIResources {
+		out[r.Name] = true
+	}
+	return out
 }

@@ -102,13 +102,15 @@ func (x *Bind) GetProtocol() string {
 
 // Listener is one programmed Gateway listener (ir.Listener).
 type Listener struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Gateway       string                 `protobuf:"bytes,2,opt,name=gateway,proto3" json:"gateway,omitempty"`
-	Bind          string                 `protobuf:"bytes,3,opt,name=bind,proto3" json:"bind,omitempty"`
-	Hostname      string                 `protobuf:"bytes,4,opt,name=hostname,proto3" json:"hostname,omitempty"`
-	Protocol      string                 `protobuf:"bytes,5,opt,name=protocol,proto3" json:"protocol,omitempty"`
-	Certificates  []string               `protobuf:"bytes,6,rep,name=certificates,proto3" json:"certificates,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Name         string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Gateway      string                 `protobuf:"bytes,2,opt,name=gateway,proto3" json:"gateway,omitempty"`
+	Bind         string                 `protobuf:"bytes,3,opt,name=bind,proto3" json:"bind,omitempty"`
+	Hostname     string                 `protobuf:"bytes,4,opt,name=hostname,proto3" json:"hostname,omitempty"`
+	Protocol     string                 `protobuf:"bytes,5,opt,name=protocol,proto3" json:"protocol,omitempty"`
+	Certificates []string               `protobuf:"bytes,6,rep,name=certificates,proto3" json:"certificates,omitempty"`
+	// tls_mode is Passthrough or Terminate for TLS listeners, empty otherwise.
+	TlsMode       string `protobuf:"bytes,7,opt,name=tls_mode,json=tlsMode,proto3" json:"tls_mode,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -183,6 +185,13 @@ func (x *Listener) GetCertificates() []string {
 		return x.Certificates
 	}
 	return nil
+}
+
+func (x *Listener) GetTlsMode() string {
+	if x != nil {
+		return x.TlsMode
+	}
+	return ""
 }
 
 // Certificate is a TLS chain and key (ir.Certificate).
@@ -1263,6 +1272,7 @@ type Backend struct {
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	Ports         []*BackendPort         `protobuf:"bytes,2,rep,name=ports,proto3" json:"ports,omitempty"`
 	Tls           *UpstreamTLS           `protobuf:"bytes,3,opt,name=tls,proto3" json:"tls,omitempty"`
+	Llm           *BackendLLM            `protobuf:"bytes,4,opt,name=llm,proto3" json:"llm,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1318,6 +1328,143 @@ func (x *Backend) GetTls() *UpstreamTLS {
 	return nil
 }
 
+func (x *Backend) GetLlm() *BackendLLM {
+	if x != nil {
+		return x.Llm
+	}
+	return nil
+}
+
+// BackendLLM makes a backend an OpenAI-compatible API (ir.BackendLLM).
+type BackendLLM struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Host          string                 `protobuf:"bytes,1,opt,name=host,proto3" json:"host,omitempty"`
+	PathPrefix    string                 `protobuf:"bytes,2,opt,name=path_prefix,json=pathPrefix,proto3" json:"path_prefix,omitempty"`
+	ApiKey        string                 `protobuf:"bytes,3,opt,name=api_key,json=apiKey,proto3" json:"api_key,omitempty"`
+	Models        []*LLMModel            `protobuf:"bytes,4,rep,name=models,proto3" json:"models,omitempty"`
+	Invalid       string                 `protobuf:"bytes,5,opt,name=invalid,proto3" json:"invalid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackendLLM) Reset() {
+	*x = BackendLLM{}
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackendLLM) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackendLLM) ProtoMessage() {}
+
+func (x *BackendLLM) ProtoReflect() protoreflect.Message {
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackendLLM.ProtoReflect.Descriptor instead.
+func (*BackendLLM) Descriptor() ([]byte, []int) {
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *BackendLLM) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *BackendLLM) GetPathPrefix() string {
+	if x != nil {
+		return x.PathPrefix
+	}
+	return ""
+}
+
+func (x *BackendLLM) GetApiKey() string {
+	if x != nil {
+		return x.ApiKey
+	}
+	return ""
+}
+
+func (x *BackendLLM) GetModels() []*LLMModel {
+	if x != nil {
+		return x.Models
+	}
+	return nil
+}
+
+func (x *BackendLLM) GetInvalid() string {
+	if x != nil {
+		return x.Invalid
+	}
+	return ""
+}
+
+// LLMModel is one model of an LLM backend (ir.LLMModel).
+type LLMModel struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Upstream      string                 `protobuf:"bytes,2,opt,name=upstream,proto3" json:"upstream,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LLMModel) Reset() {
+	*x = LLMModel{}
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LLMModel) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LLMModel) ProtoMessage() {}
+
+func (x *LLMModel) ProtoReflect() protoreflect.Message {
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LLMModel.ProtoReflect.Descriptor instead.
+func (*LLMModel) Descriptor() ([]byte, []int) {
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *LLMModel) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *LLMModel) GetUpstream() string {
+	if x != nil {
+		return x.Upstream
+	}
+	return ""
+}
+
 // BackendPort is one port of a backend (ir.BackendPort).
 type BackendPort struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1330,7 +1477,7 @@ type BackendPort struct {
 
 func (x *BackendPort) Reset() {
 	*x = BackendPort{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[19]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1342,7 +1489,7 @@ func (x *BackendPort) String() string {
 func (*BackendPort) ProtoMessage() {}
 
 func (x *BackendPort) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[19]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1355,7 +1502,7 @@ func (x *BackendPort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackendPort.ProtoReflect.Descriptor instead.
 func (*BackendPort) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{19}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *BackendPort) GetPort() int32 {
@@ -1391,7 +1538,7 @@ type Endpoint struct {
 
 func (x *Endpoint) Reset() {
 	*x = Endpoint{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[20]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1403,7 +1550,7 @@ func (x *Endpoint) String() string {
 func (*Endpoint) ProtoMessage() {}
 
 func (x *Endpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[20]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1416,7 +1563,7 @@ func (x *Endpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Endpoint.ProtoReflect.Descriptor instead.
 func (*Endpoint) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{20}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Endpoint) GetAddress() string {
@@ -1446,13 +1593,17 @@ type UpstreamTLS struct {
 	ServerName         string                 `protobuf:"bytes,1,opt,name=server_name,json=serverName,proto3" json:"server_name,omitempty"`
 	CaCertPem          []byte                 `protobuf:"bytes,2,opt,name=ca_cert_pem,json=caCertPem,proto3" json:"ca_cert_pem,omitempty"`
 	InsecureSkipVerify bool                   `protobuf:"varint,3,opt,name=insecure_skip_verify,json=insecureSkipVerify,proto3" json:"insecure_skip_verify,omitempty"`
+	SubjectAltNames    []*SubjectAltName      `protobuf:"bytes,4,rep,name=subject_alt_names,json=subjectAltNames,proto3" json:"subject_alt_names,omitempty"`
+	ClientCertPem      []byte                 `protobuf:"bytes,5,opt,name=client_cert_pem,json=clientCertPem,proto3" json:"client_cert_pem,omitempty"`
+	ClientKeyPem       []byte                 `protobuf:"bytes,6,opt,name=client_key_pem,json=clientKeyPem,proto3" json:"client_key_pem,omitempty"`
+	Invalid            string                 `protobuf:"bytes,7,opt,name=invalid,proto3" json:"invalid,omitempty"`
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
 
 func (x *UpstreamTLS) Reset() {
 	*x = UpstreamTLS{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[21]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1464,7 +1615,7 @@ func (x *UpstreamTLS) String() string {
 func (*UpstreamTLS) ProtoMessage() {}
 
 func (x *UpstreamTLS) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[21]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1477,7 +1628,7 @@ func (x *UpstreamTLS) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpstreamTLS.ProtoReflect.Descriptor instead.
 func (*UpstreamTLS) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{21}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *UpstreamTLS) GetServerName() string {
@@ -1501,6 +1652,87 @@ func (x *UpstreamTLS) GetInsecureSkipVerify() bool {
 	return false
 }
 
+func (x *UpstreamTLS) GetSubjectAltNames() []*SubjectAltName {
+	if x != nil {
+		return x.SubjectAltNames
+	}
+	return nil
+}
+
+func (x *UpstreamTLS) GetClientCertPem() []byte {
+	if x != nil {
+		return x.ClientCertPem
+	}
+	return nil
+}
+
+func (x *UpstreamTLS) GetClientKeyPem() []byte {
+	if x != nil {
+		return x.ClientKeyPem
+	}
+	return nil
+}
+
+func (x *UpstreamTLS) GetInvalid() string {
+	if x != nil {
+		return x.Invalid
+	}
+	return ""
+}
+
+// SubjectAltName is ir.SubjectAltName: type is "Hostname" or "URI".
+type SubjectAltName struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Type          string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	Value         string                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubjectAltName) Reset() {
+	*x = SubjectAltName{}
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubjectAltName) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubjectAltName) ProtoMessage() {}
+
+func (x *SubjectAltName) ProtoReflect() protoreflect.Message {
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubjectAltName.ProtoReflect.Descriptor instead.
+func (*SubjectAltName) Descriptor() ([]byte, []int) {
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *SubjectAltName) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *SubjectAltName) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
 // Rejection is one resource a proxy refused (ir.Rejection). A proxy's NACK
 // carries one Rejection per refused resource in
 // DeltaDiscoveryRequest.error_detail.details.
@@ -1517,7 +1749,7 @@ type Rejection struct {
 
 func (x *Rejection) Reset() {
 	*x = Rejection{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[22]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1529,7 +1761,7 @@ func (x *Rejection) String() string {
 func (*Rejection) ProtoMessage() {}
 
 func (x *Rejection) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[22]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1542,7 +1774,7 @@ func (x *Rejection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rejection.ProtoReflect.Descriptor instead.
 func (*Rejection) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{22}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Rejection) GetKind() string {
@@ -1579,13 +1811,14 @@ type Policy struct {
 	Gateways        []string               `protobuf:"bytes,8,rep,name=gateways,proto3" json:"gateways,omitempty"`
 	Jwt             *PolicyJWT             `protobuf:"bytes,9,opt,name=jwt,proto3" json:"jwt,omitempty"`
 	AccessLog       *PolicyAccessLog       `protobuf:"bytes,10,opt,name=access_log,json=accessLog,proto3" json:"access_log,omitempty"`
+	PreRoutingBody  *PreRoutingBody        `protobuf:"bytes,11,opt,name=pre_routing_body,json=preRoutingBody,proto3" json:"pre_routing_body,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Policy) Reset() {
 	*x = Policy{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[23]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1597,7 +1830,7 @@ func (x *Policy) String() string {
 func (*Policy) ProtoMessage() {}
 
 func (x *Policy) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[23]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1610,7 +1843,7 @@ func (x *Policy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Policy.ProtoReflect.Descriptor instead.
 func (*Policy) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{23}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Policy) GetName() string {
@@ -1683,6 +1916,74 @@ func (x *Policy) GetAccessLog() *PolicyAccessLog {
 	return nil
 }
 
+func (x *Policy) GetPreRoutingBody() *PreRoutingBody {
+	if x != nil {
+		return x.PreRoutingBody
+	}
+	return nil
+}
+
+// PreRoutingBody is the body side of pre-routing (ir.PreRoutingBody).
+type PreRoutingBody struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ModelHeader   string                 `protobuf:"bytes,1,opt,name=model_header,json=modelHeader,proto3" json:"model_header,omitempty"`
+	MaxBodyBytes  int64                  `protobuf:"varint,2,opt,name=max_body_bytes,json=maxBodyBytes,proto3" json:"max_body_bytes,omitempty"`
+	Reject        bool                   `protobuf:"varint,3,opt,name=reject,proto3" json:"reject,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreRoutingBody) Reset() {
+	*x = PreRoutingBody{}
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreRoutingBody) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreRoutingBody) ProtoMessage() {}
+
+func (x *PreRoutingBody) ProtoReflect() protoreflect.Message {
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreRoutingBody.ProtoReflect.Descriptor instead.
+func (*PreRoutingBody) Descriptor() ([]byte, []int) {
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *PreRoutingBody) GetModelHeader() string {
+	if x != nil {
+		return x.ModelHeader
+	}
+	return ""
+}
+
+func (x *PreRoutingBody) GetMaxBodyBytes() int64 {
+	if x != nil {
+		return x.MaxBodyBytes
+	}
+	return 0
+}
+
+func (x *PreRoutingBody) GetReject() bool {
+	if x != nil {
+		return x.Reject
+	}
+	return false
+}
+
 // PolicyAccessLog defines access-log lines (ir.PolicyAccessLog).
 type PolicyAccessLog struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1694,7 +1995,7 @@ type PolicyAccessLog struct {
 
 func (x *PolicyAccessLog) Reset() {
 	*x = PolicyAccessLog{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[24]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1706,7 +2007,7 @@ func (x *PolicyAccessLog) String() string {
 func (*PolicyAccessLog) ProtoMessage() {}
 
 func (x *PolicyAccessLog) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[24]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1719,7 +2020,7 @@ func (x *PolicyAccessLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyAccessLog.ProtoReflect.Descriptor instead.
 func (*PolicyAccessLog) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{24}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PolicyAccessLog) GetFields() []*CELHeader {
@@ -1751,7 +2052,7 @@ type PolicyJWT struct {
 
 func (x *PolicyJWT) Reset() {
 	*x = PolicyJWT{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[25]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1763,7 +2064,7 @@ func (x *PolicyJWT) String() string {
 func (*PolicyJWT) ProtoMessage() {}
 
 func (x *PolicyJWT) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[25]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1776,7 +2077,7 @@ func (x *PolicyJWT) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyJWT.ProtoReflect.Descriptor instead.
 func (*PolicyJWT) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{25}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PolicyJWT) GetIssuer() string {
@@ -1832,7 +2133,7 @@ type PolicyTarget struct {
 
 func (x *PolicyTarget) Reset() {
 	*x = PolicyTarget{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[26]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1844,7 +2145,7 @@ func (x *PolicyTarget) String() string {
 func (*PolicyTarget) ProtoMessage() {}
 
 func (x *PolicyTarget) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[26]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1857,7 +2158,7 @@ func (x *PolicyTarget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyTarget.ProtoReflect.Descriptor instead.
 func (*PolicyTarget) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{26}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *PolicyTarget) GetKind() string {
@@ -1889,7 +2190,7 @@ type PolicyAuthorization struct {
 
 func (x *PolicyAuthorization) Reset() {
 	*x = PolicyAuthorization{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[27]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1901,7 +2202,7 @@ func (x *PolicyAuthorization) String() string {
 func (*PolicyAuthorization) ProtoMessage() {}
 
 func (x *PolicyAuthorization) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[27]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1914,7 +2215,7 @@ func (x *PolicyAuthorization) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyAuthorization.ProtoReflect.Descriptor instead.
 func (*PolicyAuthorization) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{27}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *PolicyAuthorization) GetAllow() []string {
@@ -1972,7 +2273,7 @@ type CELTransform struct {
 
 func (x *CELTransform) Reset() {
 	*x = CELTransform{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[28]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1984,7 +2285,7 @@ func (x *CELTransform) String() string {
 func (*CELTransform) ProtoMessage() {}
 
 func (x *CELTransform) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[28]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1997,7 +2298,7 @@ func (x *CELTransform) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CELTransform.ProtoReflect.Descriptor instead.
 func (*CELTransform) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{28}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *CELTransform) GetSet() []*CELHeader {
@@ -2039,7 +2340,7 @@ type CELHeader struct {
 
 func (x *CELHeader) Reset() {
 	*x = CELHeader{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[29]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2051,7 +2352,7 @@ func (x *CELHeader) String() string {
 func (*CELHeader) ProtoMessage() {}
 
 func (x *CELHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[29]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2064,7 +2365,7 @@ func (x *CELHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CELHeader.ProtoReflect.Descriptor instead.
 func (*CELHeader) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{29}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *CELHeader) GetName() string {
@@ -2081,6 +2382,75 @@ func (x *CELHeader) GetExpr() string {
 	return ""
 }
 
+// L4Route is one TLSRoute or TCPRoute (ir.L4Route).
+type L4Route struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Created       *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=created,proto3" json:"created,omitempty"`
+	Parents       []*RouteParent         `protobuf:"bytes,3,rep,name=parents,proto3" json:"parents,omitempty"`
+	Backends      []*BackendRef          `protobuf:"bytes,4,rep,name=backends,proto3" json:"backends,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *L4Route) Reset() {
+	*x = L4Route{}
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *L4Route) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*L4Route) ProtoMessage() {}
+
+func (x *L4Route) ProtoReflect() protoreflect.Message {
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use L4Route.ProtoReflect.Descriptor instead.
+func (*L4Route) Descriptor() ([]byte, []int) {
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *L4Route) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *L4Route) GetCreated() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Created
+	}
+	return nil
+}
+
+func (x *L4Route) GetParents() []*RouteParent {
+	if x != nil {
+		return x.Parents
+	}
+	return nil
+}
+
+func (x *L4Route) GetBackends() []*BackendRef {
+	if x != nil {
+		return x.Backends
+	}
+	return nil
+}
+
 var File_gatehouse_ir_v1_ir_proto protoreflect.FileDescriptor
 
 const file_gatehouse_ir_v1_ir_proto_rawDesc = "" +
@@ -2090,14 +2460,15 @@ const file_gatehouse_ir_v1_ir_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x12\n" +
 	"\x04port\x18\x03 \x01(\x05R\x04port\x12\x1a\n" +
-	"\bprotocol\x18\x04 \x01(\tR\bprotocol\"\xa8\x01\n" +
+	"\bprotocol\x18\x04 \x01(\tR\bprotocol\"\xc3\x01\n" +
 	"\bListener\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\agateway\x18\x02 \x01(\tR\agateway\x12\x12\n" +
 	"\x04bind\x18\x03 \x01(\tR\x04bind\x12\x1a\n" +
 	"\bhostname\x18\x04 \x01(\tR\bhostname\x12\x1a\n" +
 	"\bprotocol\x18\x05 \x01(\tR\bprotocol\x12\"\n" +
-	"\fcertificates\x18\x06 \x03(\tR\fcertificates\"U\n" +
+	"\fcertificates\x18\x06 \x03(\tR\fcertificates\x12\x19\n" +
+	"\btls_mode\x18\a \x01(\tR\atlsMode\"U\n" +
 	"\vCertificate\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x19\n" +
 	"\bcert_pem\x18\x02 \x01(\fR\acertPem\x12\x17\n" +
@@ -2180,11 +2551,23 @@ const file_gatehouse_ir_v1_ir_proto_rawDesc = "" +
 	"\afilters\x18\x05 \x03(\v2\x17.gatehouse.ir.v1.FilterR\afilters\"\x83\x01\n" +
 	"\bTimeouts\x123\n" +
 	"\arequest\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\arequest\x12B\n" +
-	"\x0fbackend_request\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x0ebackendRequest\"\x81\x01\n" +
+	"\x0fbackend_request\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x0ebackendRequest\"\xb0\x01\n" +
 	"\aBackend\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x122\n" +
 	"\x05ports\x18\x02 \x03(\v2\x1c.gatehouse.ir.v1.BackendPortR\x05ports\x12.\n" +
-	"\x03tls\x18\x03 \x01(\v2\x1c.gatehouse.ir.v1.UpstreamTLSR\x03tls\"v\n" +
+	"\x03tls\x18\x03 \x01(\v2\x1c.gatehouse.ir.v1.UpstreamTLSR\x03tls\x12-\n" +
+	"\x03llm\x18\x04 \x01(\v2\x1b.gatehouse.ir.v1.BackendLLMR\x03llm\"\xa7\x01\n" +
+	"\n" +
+	"BackendLLM\x12\x12\n" +
+	"\x04host\x18\x01 \x01(\tR\x04host\x12\x1f\n" +
+	"\vpath_prefix\x18\x02 \x01(\tR\n" +
+	"pathPrefix\x12\x17\n" +
+	"\aapi_key\x18\x03 \x01(\tR\x06apiKey\x121\n" +
+	"\x06models\x18\x04 \x03(\v2\x19.gatehouse.ir.v1.LLMModelR\x06models\x12\x18\n" +
+	"\ainvalid\x18\x05 \x01(\tR\ainvalid\":\n" +
+	"\bLLMModel\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
+	"\bupstream\x18\x02 \x01(\tR\bupstream\"v\n" +
 	"\vBackendPort\x12\x12\n" +
 	"\x04port\x18\x01 \x01(\x05R\x04port\x12\x1a\n" +
 	"\bprotocol\x18\x02 \x01(\tR\bprotocol\x127\n" +
@@ -2192,16 +2575,23 @@ const file_gatehouse_ir_v1_ir_proto_rawDesc = "" +
 	"\bEndpoint\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x12\n" +
 	"\x04port\x18\x02 \x01(\x05R\x04port\x12\x14\n" +
-	"\x05ready\x18\x03 \x01(\bR\x05ready\"\x80\x01\n" +
+	"\x05ready\x18\x03 \x01(\bR\x05ready\"\xb5\x02\n" +
 	"\vUpstreamTLS\x12\x1f\n" +
 	"\vserver_name\x18\x01 \x01(\tR\n" +
 	"serverName\x12\x1e\n" +
 	"\vca_cert_pem\x18\x02 \x01(\fR\tcaCertPem\x120\n" +
-	"\x14insecure_skip_verify\x18\x03 \x01(\bR\x12insecureSkipVerify\"K\n" +
+	"\x14insecure_skip_verify\x18\x03 \x01(\bR\x12insecureSkipVerify\x12K\n" +
+	"\x11subject_alt_names\x18\x04 \x03(\v2\x1f.gatehouse.ir.v1.SubjectAltNameR\x0fsubjectAltNames\x12&\n" +
+	"\x0fclient_cert_pem\x18\x05 \x01(\fR\rclientCertPem\x12$\n" +
+	"\x0eclient_key_pem\x18\x06 \x01(\fR\fclientKeyPem\x12\x18\n" +
+	"\ainvalid\x18\a \x01(\tR\ainvalid\":\n" +
+	"\x0eSubjectAltName\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\"K\n" +
 	"\tRejection\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xb1\x04\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xfc\x04\n" +
 	"\x06Policy\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x124\n" +
 	"\acreated\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\acreated\x127\n" +
@@ -2215,7 +2605,12 @@ const file_gatehouse_ir_v1_ir_proto_rawDesc = "" +
 	"\x03jwt\x18\t \x01(\v2\x1a.gatehouse.ir.v1.PolicyJWTR\x03jwt\x12?\n" +
 	"\n" +
 	"access_log\x18\n" +
-	" \x01(\v2 .gatehouse.ir.v1.PolicyAccessLogR\taccessLog\"]\n" +
+	" \x01(\v2 .gatehouse.ir.v1.PolicyAccessLogR\taccessLog\x12I\n" +
+	"\x10pre_routing_body\x18\v \x01(\v2\x1f.gatehouse.ir.v1.PreRoutingBodyR\x0epreRoutingBody\"q\n" +
+	"\x0ePreRoutingBody\x12!\n" +
+	"\fmodel_header\x18\x01 \x01(\tR\vmodelHeader\x12$\n" +
+	"\x0emax_body_bytes\x18\x02 \x01(\x03R\fmaxBodyBytes\x12\x16\n" +
+	"\x06reject\x18\x03 \x01(\bR\x06reject\"]\n" +
 	"\x0fPolicyAccessLog\x122\n" +
 	"\x06fields\x18\x01 \x03(\v2\x1a.gatehouse.ir.v1.CELHeaderR\x06fields\x12\x16\n" +
 	"\x06filter\x18\x02 \x01(\tR\x06filter\"\xb3\x01\n" +
@@ -2245,7 +2640,12 @@ const file_gatehouse_ir_v1_ir_proto_rawDesc = "" +
 	"\x04body\x18\x04 \x01(\tR\x04body\"3\n" +
 	"\tCELHeader\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
-	"\x04expr\x18\x02 \x01(\tR\x04exprB8Z6gatehouse.dev/gatehouse/api/proto/gatehouse/ir/v1;irv1b\x06proto3"
+	"\x04expr\x18\x02 \x01(\tR\x04expr\"\xc4\x01\n" +
+	"\aL4Route\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x124\n" +
+	"\acreated\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\acreated\x126\n" +
+	"\aparents\x18\x03 \x03(\v2\x1c.gatehouse.ir.v1.RouteParentR\aparents\x127\n" +
+	"\bbackends\x18\x04 \x03(\v2\x1b.gatehouse.ir.v1.BackendRefR\bbackendsB8Z6gatehouse.dev/gatehouse/api/proto/gatehouse/ir/v1;irv1b\x06proto3"
 
 var (
 	file_gatehouse_ir_v1_ir_proto_rawDescOnce sync.Once
@@ -2259,7 +2659,7 @@ func file_gatehouse_ir_v1_ir_proto_rawDescGZIP() []byte {
 	return file_gatehouse_ir_v1_ir_proto_rawDescData
 }
 
-var file_gatehouse_ir_v1_ir_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_gatehouse_ir_v1_ir_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_gatehouse_ir_v1_ir_proto_goTypes = []any{
 	(*Bind)(nil),                  // 0: gatehouse.ir.v1.Bind
 	(*Listener)(nil),              // 1: gatehouse.ir.v1.Listener
@@ -2280,22 +2680,27 @@ var file_gatehouse_ir_v1_ir_proto_goTypes = []any{
 	(*BackendRef)(nil),            // 16: gatehouse.ir.v1.BackendRef
 	(*Timeouts)(nil),              // 17: gatehouse.ir.v1.Timeouts
 	(*Backend)(nil),               // 18: gatehouse.ir.v1.Backend
-	(*BackendPort)(nil),           // 19: gatehouse.ir.v1.BackendPort
-	(*Endpoint)(nil),              // 20: gatehouse.ir.v1.Endpoint
-	(*UpstreamTLS)(nil),           // 21: gatehouse.ir.v1.UpstreamTLS
-	(*Rejection)(nil),             // 22: gatehouse.ir.v1.Rejection
-	(*Policy)(nil),                // 23: gatehouse.ir.v1.Policy
-	(*PolicyAccessLog)(nil),       // 24: gatehouse.ir.v1.PolicyAccessLog
-	(*PolicyJWT)(nil),             // 25: gatehouse.ir.v1.PolicyJWT
-	(*PolicyTarget)(nil),          // 26: gatehouse.ir.v1.PolicyTarget
-	(*PolicyAuthorization)(nil),   // 27: gatehouse.ir.v1.PolicyAuthorization
-	(*CELTransform)(nil),          // 28: gatehouse.ir.v1.CELTransform
-	(*CELHeader)(nil),             // 29: gatehouse.ir.v1.CELHeader
-	(*timestamppb.Timestamp)(nil), // 30: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 31: google.protobuf.Duration
+	(*BackendLLM)(nil),            // 19: gatehouse.ir.v1.BackendLLM
+	(*LLMModel)(nil),              // 20: gatehouse.ir.v1.LLMModel
+	(*BackendPort)(nil),           // 21: gatehouse.ir.v1.BackendPort
+	(*Endpoint)(nil),              // 22: gatehouse.ir.v1.Endpoint
+	(*UpstreamTLS)(nil),           // 23: gatehouse.ir.v1.UpstreamTLS
+	(*SubjectAltName)(nil),        // 24: gatehouse.ir.v1.SubjectAltName
+	(*Rejection)(nil),             // 25: gatehouse.ir.v1.Rejection
+	(*Policy)(nil),                // 26: gatehouse.ir.v1.Policy
+	(*PreRoutingBody)(nil),        // 27: gatehouse.ir.v1.PreRoutingBody
+	(*PolicyAccessLog)(nil),       // 28: gatehouse.ir.v1.PolicyAccessLog
+	(*PolicyJWT)(nil),             // 29: gatehouse.ir.v1.PolicyJWT
+	(*PolicyTarget)(nil),          // 30: gatehouse.ir.v1.PolicyTarget
+	(*PolicyAuthorization)(nil),   // 31: gatehouse.ir.v1.PolicyAuthorization
+	(*CELTransform)(nil),          // 32: gatehouse.ir.v1.CELTransform
+	(*CELHeader)(nil),             // 33: gatehouse.ir.v1.CELHeader
+	(*L4Route)(nil),               // 34: gatehouse.ir.v1.L4Route
+	(*timestamppb.Timestamp)(nil), // 35: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 36: google.protobuf.Duration
 }
 var file_gatehouse_ir_v1_ir_proto_depIdxs = []int32{
-	30, // 0: gatehouse.ir.v1.Route.created:type_name -> google.protobuf.Timestamp
+	35, // 0: gatehouse.ir.v1.Route.created:type_name -> google.protobuf.Timestamp
 	4,  // 1: gatehouse.ir.v1.Route.parents:type_name -> gatehouse.ir.v1.RouteParent
 	5,  // 2: gatehouse.ir.v1.Route.matches:type_name -> gatehouse.ir.v1.Match
 	8,  // 3: gatehouse.ir.v1.Route.filters:type_name -> gatehouse.ir.v1.Filter
@@ -2316,27 +2721,34 @@ var file_gatehouse_ir_v1_ir_proto_depIdxs = []int32{
 	11, // 18: gatehouse.ir.v1.Rewrite.path:type_name -> gatehouse.ir.v1.PathModifier
 	16, // 19: gatehouse.ir.v1.Mirror.backend:type_name -> gatehouse.ir.v1.BackendRef
 	8,  // 20: gatehouse.ir.v1.BackendRef.filters:type_name -> gatehouse.ir.v1.Filter
-	31, // 21: gatehouse.ir.v1.Timeouts.request:type_name -> google.protobuf.Duration
-	31, // 22: gatehouse.ir.v1.Timeouts.backend_request:type_name -> google.protobuf.Duration
-	19, // 23: gatehouse.ir.v1.Backend.ports:type_name -> gatehouse.ir.v1.BackendPort
-	21, // 24: gatehouse.ir.v1.Backend.tls:type_name -> gatehouse.ir.v1.UpstreamTLS
-	20, // 25: gatehouse.ir.v1.BackendPort.endpoints:type_name -> gatehouse.ir.v1.Endpoint
-	30, // 26: gatehouse.ir.v1.Policy.created:type_name -> google.protobuf.Timestamp
-	26, // 27: gatehouse.ir.v1.Policy.targets:type_name -> gatehouse.ir.v1.PolicyTarget
-	27, // 28: gatehouse.ir.v1.Policy.authorization:type_name -> gatehouse.ir.v1.PolicyAuthorization
-	28, // 29: gatehouse.ir.v1.Policy.request_headers:type_name -> gatehouse.ir.v1.CELTransform
-	28, // 30: gatehouse.ir.v1.Policy.response_headers:type_name -> gatehouse.ir.v1.CELTransform
-	29, // 31: gatehouse.ir.v1.Policy.pre_routing:type_name -> gatehouse.ir.v1.CELHeader
-	25, // 32: gatehouse.ir.v1.Policy.jwt:type_name -> gatehouse.ir.v1.PolicyJWT
-	24, // 33: gatehouse.ir.v1.Policy.access_log:type_name -> gatehouse.ir.v1.PolicyAccessLog
-	29, // 34: gatehouse.ir.v1.PolicyAccessLog.fields:type_name -> gatehouse.ir.v1.CELHeader
-	29, // 35: gatehouse.ir.v1.CELTransform.set:type_name -> gatehouse.ir.v1.CELHeader
-	29, // 36: gatehouse.ir.v1.CELTransform.add:type_name -> gatehouse.ir.v1.CELHeader
-	37, // [37:37] is the sub-list for method output_type
-	37, // [37:37] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	36, // 21: gatehouse.ir.v1.Timeouts.request:type_name -> google.protobuf.Duration
+	36, // 22: gatehouse.ir.v1.Timeouts.backend_request:type_name -> google.protobuf.Duration
+	21, // 23: gatehouse.ir.v1.Backend.ports:type_name -> gatehouse.ir.v1.BackendPort
+	23, // 24: gatehouse.ir.v1.Backend.tls:type_name -> gatehouse.ir.v1.UpstreamTLS
+	19, // 25: gatehouse.ir.v1.Backend.llm:type_name -> gatehouse.ir.v1.BackendLLM
+	20, // 26: gatehouse.ir.v1.BackendLLM.models:type_name -> gatehouse.ir.v1.LLMModel
+	22, // 27: gatehouse.ir.v1.BackendPort.endpoints:type_name -> gatehouse.ir.v1.Endpoint
+	24, // 28: gatehouse.ir.v1.UpstreamTLS.subject_alt_names:type_name -> gatehouse.ir.v1.SubjectAltName
+	35, // 29: gatehouse.ir.v1.Policy.created:type_name -> google.protobuf.Timestamp
+	30, // 30: gatehouse.ir.v1.Policy.targets:type_name -> gatehouse.ir.v1.PolicyTarget
+	31, // 31: gatehouse.ir.v1.Policy.authorization:type_name -> gatehouse.ir.v1.PolicyAuthorization
+	32, // 32: gatehouse.ir.v1.Policy.request_headers:type_name -> gatehouse.ir.v1.CELTransform
+	32, // 33: gatehouse.ir.v1.Policy.response_headers:type_name -> gatehouse.ir.v1.CELTransform
+	33, // 34: gatehouse.ir.v1.Policy.pre_routing:type_name -> gatehouse.ir.v1.CELHeader
+	29, // 35: gatehouse.ir.v1.Policy.jwt:type_name -> gatehouse.ir.v1.PolicyJWT
+	28, // 36: gatehouse.ir.v1.Policy.access_log:type_name -> gatehouse.ir.v1.PolicyAccessLog
+	27, // 37: gatehouse.ir.v1.Policy.pre_routing_body:type_name -> gatehouse.ir.v1.PreRoutingBody
+	33, // 38: gatehouse.ir.v1.PolicyAccessLog.fields:type_name -> gatehouse.ir.v1.CELHeader
+	33, // 39: gatehouse.ir.v1.CELTransform.set:type_name -> gatehouse.ir.v1.CELHeader
+	33, // 40: gatehouse.ir.v1.CELTransform.add:type_name -> gatehouse.ir.v1.CELHeader
+	35, // 41: gatehouse.ir.v1.L4Route.created:type_name -> google.protobuf.Timestamp
+	4,  // 42: gatehouse.ir.v1.L4Route.parents:type_name -> gatehouse.ir.v1.RouteParent
+	16, // 43: gatehouse.ir.v1.L4Route.backends:type_name -> gatehouse.ir.v1.BackendRef
+	44, // [44:44] is the sub-list for method output_type
+	44, // [44:44] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_gatehouse_ir_v1_ir_proto_init() }
@@ -2351,7 +2763,7 @@ func file_gatehouse_ir_v1_ir_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gatehouse_ir_v1_ir_proto_rawDesc), len(file_gatehouse_ir_v1_ir_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   30,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,280 @@
+package translate
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"gatehouse.dev/gatehouse/internal/collection"
+	"gatehouse.dev/gatehouse/internal/ir"
+)
+
+// BackendTLSPolicy (gateway.networking.k8s.io/v1) makes the proxy originate
+// TLS to a Service: the policy's CA certificates (or the system roots), SNI
+// and verified name from validation.hostname, or validation.subjectAltNames.
+//
+// A policy targets Services (sectionName: one port, by name). When several
+// policies target the same Service and sectionName, the oldest (then
+// namespace/name first) wins and the others are Accepted=False/Conflicted.
+// A policy without a valid CA certificate is Accepted=False
+// (NoValidCACertificate) and routes to the Service it governs get
+// ResolvedRefs=False and answer 5xx: traffic never goes out unverified.
+//
+// Limitation: the proxy keeps one TLS configuration per Backend (Service),
+// so the policy of the first port a route uses decides for the whole
+// Service; see backendTLSFor.
+
+// backendTLSKind is the status Kind of a BackendTLSPolicy.
+const backendTLSKind = "BackendTLSPolicy"
+
+// routeReasonInvalidBackendTLS is the ResolvedRefs reason of a route whose
+// backend Service is governed by a BackendTLSPolicy that cannot be applied.
+const routeReasonInvalidBackendTLS gwv1.RouteConditionReason = "InvalidBackendTLSPolicy"
+
+// backendTLSResult is one BackendTLSPolicy's status: one ancestor per
+// Gateway of ours whose routes use a targeted Service.
+type backendTLSResult struct {
+	Status ObjectStatus
+}
+
+// backendTLSTargets indexes policies by the Services they target
+// ("namespace/name").
+func backendTLSTargets(p *gwv1.BackendTLSPolicy) []string {
+	var out []string
+	for _, r := range p.Spec.TargetRefs {
+		if r.Group == "" && r.Kind == "Service" {
+			out = appendUnique(out, p.Namespace+"/"+string(r.Name))
+		}
+	}
+	return out
+}
+
+// backendTLSEval is what a policy's validation section resolves to.
+type backendTLSEval struct {
+	tls *ir.UpstreamTLS // always set; Invalid says why it cannot be used
+	// accepted is the Accepted condition; resolved the ResolvedRefs one.
+	acceptedOK     bool
+	acceptedReason gwv1.PolicyConditionReason
+	acceptedMsg    string
+	resolvedOK     bool
+	resolvedReason gwv1.PolicyConditionReason
+	resolvedMsg    string
+}
+
+// evalBackendTLS resolves a policy's CA certificates and names.
+func (t *Translator) evalBackendTLS(ctx *collection.Ctx, p *gwv1.BackendTLSPolicy) backendTLSEval {
+	v := p.Spec.Validation
+	ev := backendTLSEval{tls: &ir.UpstreamTLS{ServerName: string(v.Hostname)},
+		acceptedOK: true, acceptedReason: gwv1.PolicyReasonAccepted, acceptedMsg: "Policy is accepted",
+		resolvedOK: true, resolvedReason: gwv1.BackendTLSPolicyReasonResolvedRefs, resolvedMsg: "All references resolved"}
+	for _, san := range v.SubjectAltNames {
+		switch san.Type {
+		case gwv1.HostnameSubjectAltNameType:
+			ev.tls.SubjectAltNames = append(ev.tls.SubjectAltNames, ir.SubjectAltName{Type: ir.SANHostname, Value: string(san.Hostname)})
+		case gwv1.URISubjectAltNameType:
+			ev.tls.SubjectAltNames = append(ev.tls.SubjectAltNames, ir.SubjectAltName{Type: ir.SANURI, Value: string(san.URI)})
+		}
+	}
+	if wk := v.WellKnownCACertificates; wk != nil && *wk != "" {
+		if *wk != gwv1.WellKnownCACertificatesSystem || len(v.CACertificateRefs) > 0 {
+			ev.invalid(gwv1.PolicyReasonInvalid, fmt.Sprintf("spec.validation.wellKnownCACertificates %q is not supported; use System (and no caCertificateRefs)", *wk))
+		}
+		return ev // CACertPEM empty: the system roots
+	}
+	var bundle []byte
+	var problems []string
+	for i, ref := range v.CACertificateRefs {
+		field := fmt.Sprintf("spec.validation.caCertificateRefs[%d]", i)
+		if ref.Group != "" || ref.Kind != "ConfigMap" {
+			problems = append(problems, fmt.Sprintf("%s: kind %s/%s is not supported; use a ConfigMap with key ca.crt", field, ref.Group, ref.Kind))
+			ev.unresolved(gwv1.BackendTLSPolicyReasonInvalidKind)
+			continue
+		}
+		cm, ok := collection.Fetch(ctx, t.in.ConfigMaps.Collection, p.Namespace+"/"+string(ref.Name))
+		if msg := caBundleProblem(cm, ok); msg != "" {
+			problems = append(problems, fmt.Sprintf("%s: ConfigMap %s/%s %s", field, p.Namespace, ref.Name, msg))
+			ev.unresolved(gwv1.BackendTLSPolicyReasonInvalidCACertificateRef)
+			continue
+		}
+		bundle = append(bundle, cm.Data["ca.crt"]...)
+		bundle = append(bundle, '\n')
+	}
+	if len(problems) > 0 {
+		ev.resolvedOK, ev.resolvedMsg = false, strings.Join(problems, "; ")
+	}
+	if len(bundle) == 0 {
+		ev.invalid(gwv1.BackendTLSPolicyReasonNoValidCACertificate, "no valid CA certificate: "+ev.resolvedMsg)
+		return ev
+	}
+	ev.tls.CACertPEM = bundle
+	return ev
+}
+
+func (ev *backendTLSEval) unresolved(reason gwv1.PolicyConditionReason) {
+	if ev.resolvedOK {
+		ev.resolvedOK, ev.resolvedReason = false, reason
+	}
+}
+
+func (ev *backendTLSEval) invalid(reason gwv1.PolicyConditionReason, msg string) {
+	ev.acceptedOK, ev.acceptedReason, ev.acceptedMsg = false, reason, msg
+	ev.tls = &ir.UpstreamTLS{ServerName: ev.tls.ServerName, Invalid: "BackendTLSPolicy: " + msg}
+}
+
+// caBundleProblem says what is wrong with a CA ConfigMap, or "".
+func caBundleProblem(cm *corev1.ConfigMap, found bool) string {
+	if !found {
+		return "not found"
+	}
+	data, ok := cm.Data["ca.crt"]
+	if !ok {
+		return "has no key ca.crt"
+	}
+	rest, n := []byte(data), 0
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		if _, err := x509.ParseCertificate(block.Bytes); err != nil {
+			return fmt.Sprintf("key ca.crt holds an invalid certificate: %v", err)
+		}
+		n++
+	}
+	if n == 0 {
+		return "key ca.crt holds no PEM certificate"
+	}
+	return ""
+}
+
+// policyOlder orders policies for conflict resolution: oldest first, then
+// namespace/name.
+func policyOlder(a, b *gwv1.BackendTLSPolicy) bool {
+	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+		return a.CreationTimestamp.Before(&b.CreationTimestamp)
+	}
+	return a.Namespace+"/"+a.Name < b.Namespace+"/"+b.Name
+}
+
+// targetsSection reports whether p targets Service svc ("namespace/name")
+// with exactly section ("" for the whole Service).
+func targetsSection(p *gwv1.BackendTLSPolicy, svc, section string) bool {
+	for _, r := range p.Spec.TargetRefs {
+		if r.Group == "" && r.Kind == "Service" && p.Namespace+"/"+string(r.Name) == svc && string(deref(r.SectionName)) == section {
+			return true
+		}
+	}
+	return false
+}
+
+// winningPolicy returns the policy that governs Service svc's section ("":
+// the whole Service), if any.
+func (t *Translator) winningPolicy(ctx *collection.Ctx, svc, section string) *gwv1.BackendTLSPolicy {
+	var best *gwv1.BackendTLSPolicy
+	for _, e := range collection.FetchIndex(ctx, t.backendTLSByService, svc) {
+		if targetsSection(e.Value, svc, section) && (best == nil || policyOlder(e.Value, best)) {
+			best = e.Value
+		}
+	}
+	return best
+}
+
+// policyForPort returns the policy that governs one port of a Service: one
+// naming the port wins over one naming the whole Service.
+func (t *Translator) policyForPort(ctx *collection.Ctx, svc *corev1.Service, port int32) *gwv1.BackendTLSPolicy {
+	key := svc.Namespace + "/" + svc.Name
+	for _, sp := range svc.Spec.Ports {
+		if sp.Port == port && sp.Name != "" {
+			if p := t.winningPolicy(ctx, key, sp.Name); p != nil {
+				return p
+			}
+		}
+	}
+	return t.winningPolicy(ctx, key, "")
+}
+
+// backendTLSProblem is, for a route's reference to a Service port, why the
+// BackendTLSPolicy governing it cannot be applied ("" when there is none or
+// it is valid).
+func (t *Translator) backendTLSProblem(ctx *collection.Ctx, svc *corev1.Service, port int32) string {
+	p := t.policyForPort(ctx, svc, port)
+	if p == nil {
+		return ""
+	}
+	if ev := t.evalBackendTLS(ctx, p); !ev.acceptedOK {
+		return fmt.Sprintf("BackendTLSPolicy %s/%s cannot be applied: %s", p.Namespace, p.Name, ev.acceptedMsg)
+	}
+	return ""
+}
+
+// backendTLSFor returns the upstream TLS of a Service backend: that of the
+// policy governing its first port that has one (nil when none does).
+func (t *Translator) backendTLSFor(ctx *collection.Ctx, svc *corev1.Service) *ir.UpstreamTLS {
+	if collection.CountIndex(ctx, t.backendTLSByService, svc.Namespace+"/"+svc.Name) == 0 {
+		return nil
+	}
+	for _, sp := range svc.Spec.Ports {
+		if p := t.policyForPort(ctx, svc, sp.Port); p != nil {
+			return t.evalBackendTLS(ctx, p).tls
+		}
+	}
+	return nil
+}
+
+// translateBackendTLSPolicy computes a policy's status.ancestors: one entry
+// per Gateway of ours with a route that uses a targeted Service.
+func (t *Translator) translateBackendTLSPolicy(ctx *collection.Ctx, p *gwv1.BackendTLSPolicy, routesByBackend collection.Index[*routeResult]) (*backendTLSResult, bool) {
+	gateways := map[string]bool{}
+	conflicted := ""
+	for _, r := range p.Spec.TargetRefs {
+		if r.Group != "" || r.Kind != "Service" {
+			continue
+		}
+		svc := p.Namespace + "/" + string(r.Name)
+		for _, e := range collection.FetchIndex(ctx, routesByBackend, serviceBackendName(svc)) {
+			for _, l := range e.Value.Listeners {
+				gateways[gatewayOfListener(l)] = true
+			}
+		}
+		if w := t.winningPolicy(ctx, svc, string(deref(r.SectionName))); w != nil && (w.Namespace != p.Namespace || w.Name != p.Name) && conflicted == "" {
+			conflicted = fmt.Sprintf("BackendTLSPolicy %s/%s is older and targets the same Service and sectionName", w.Namespace, w.Name)
+		}
+	}
+	if len(gateways) == 0 {
+		return nil, false // no Gateway of ours uses a target: no status of ours
+	}
+	ev := t.evalBackendTLS(ctx, p)
+	gen := p.Generation
+	accepted := cond(gwv1.PolicyConditionAccepted, ev.acceptedOK, ev.acceptedReason, ev.acceptedMsg, gen)
+	if conflicted != "" {
+		accepted = cond(gwv1.PolicyConditionAccepted, false, gwv1.PolicyReasonConflicted, conflicted, gen)
+	}
+	resolved := cond(gwv1.BackendTLSPolicyConditionResolvedRefs, ev.resolvedOK, ev.resolvedReason, ev.resolvedMsg, gen)
+	st := &gwv1.PolicyStatus{}
+	for _, g := range sortedKeys(gateways) {
+		ns, name, _ := strings.Cut(g, "/")
+		st.Ancestors = append(st.Ancestors, gwv1.PolicyAncestorStatus{
+			AncestorRef:    gwv1.ParentReference{Group: ptr(gwv1.Group(gwv1.GroupName)), Kind: ptr(gwv1.Kind("Gateway")), Namespace: ptr(gwv1.Namespace(ns)), Name: gwv1.ObjectName(name)},
+			ControllerName: gwv1.GatewayController(t.controller),
+			Conditions:     []metav1.Condition{accepted, resolved},
+		})
+	}
+	return &backendTLSResult{Status: ObjectStatus{Kind: backendTLSKind, Namespace: p.Namespace, Name: p.Name, BackendTLSPolicy: st}}, true
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
