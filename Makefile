@@ -46,7 +46,7 @@ cluster-down:
 	./hack/cluster/down.sh
 
 test-cluster: cluster-build
-	GATEHOUSE_CLUSTER_TESTS=1 flock /tmp/gatehouse-cluster.lock $(GO) test -count=1 -p 1 -timeout 40m ./test/cluster/... ./test/k8s/... ./internal/provision/...
+	GATEHOUSE_CLUSTER_TESTS=1 $(GO) test -count=1 -p 1 -timeout 40m ./test/cluster/... ./test/k8s/... ./internal/provision/...
 
 # The upstream Gateway API conformance suite (v1.6.3, GATEWAY-HTTP) on the
 # local cluster; writes conformance/reports/v1.6.3/gatehouse.yaml and fails if

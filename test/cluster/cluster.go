@@ -212,7 +212,7 @@ func (c *Cluster) Stop() error {
 // lockHost serialises clusters on this machine: ports, bridge and node
 // names are fixed, so a second Start waits for the first Stop.
 func lockHost(ctx context.Context) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(os.TempDir(), "gatehouse-cluster.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "gatehouse-cluster-host.lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, err
 	}
