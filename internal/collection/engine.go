@@ -284,9 +284,23 @@ func (c *coll) recompute(key string) {
 		c.set(o.key, o.val, false)
 		newKeys = append(newKeys, o.key)
 	}
-	for _, pk := range prev {
-		if !contains(newKeys, pk) {
-			c.set(pk, nil, true)
+	if len(newKeys) > 16 {
+		// Many outputs per key (a Derive that splits a group): a set keeps
+		// the removal check linear.
+		kept := make(map[string]struct{}, len(newKeys))
+		for _, k := range newKeys {
+			kept[k] = struct{}{}
+		}
+		for _, pk := range prev {
+			if _, ok := kept[pk]; !ok {
+				c.set(pk, nil, true)
+			}
+		}
+	} else {
+		for _, pk := range prev {
+			if !contains(newKeys, pk) {
+				c.set(pk, nil, true)
+			}
 		}
 	}
 	if len(newKeys) == 0 {

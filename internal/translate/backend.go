@@ -39,7 +39,9 @@ func (t *Translator) backendCollection(routesByBackend collection.Index[*routeRe
 				return nil, false
 			}
 			b := serviceBackend(name, svc, collection.FetchIndex(ctx, t.slicesByService, key))
-			b.TLS = t.backendTLSFor(ctx, svc) // backendtls.go
+			b.TLS = t.backendTLSFor(ctx, svc, func() []collection.Entry[*routeResult] { // backendtls.go
+				return collection.FetchIndex(ctx, routesByBackend, name)
+			})
 			return b, true
 		})
 }

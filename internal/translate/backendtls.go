@@ -217,17 +217,95 @@ func (t *Translator) backendTLSProblem(ctx *collection.Ctx, svc *corev1.Service,
 }
 
 // backendTLSFor returns the upstream TLS of a Service backend: that of the
-// policy governing its first port that has one (nil when none does).
-func (t *Translator) backendTLSFor(ctx *collection.Ctx, svc *corev1.Service) *ir.UpstreamTLS {
+// policy governing its first port that has one (nil when none does), with
+// the client certificate of a Gateway whose routes use it. routes reads
+// the routes that use the backend; it is called only when a policy applies.
+func (t *Translator) backendTLSFor(ctx *collection.Ctx, svc *corev1.Service, routes func() []collection.Entry[*routeResult]) *ir.UpstreamTLS {
 	if collection.CountIndex(ctx, t.backendTLSByService, svc.Namespace+"/"+svc.Name) == 0 {
 		return nil
 	}
 	for _, sp := range svc.Spec.Ports {
 		if p := t.policyForPort(ctx, svc, sp.Port); p != nil {
-			return t.evalBackendTLS(ctx, p).tls
+			tls := t.evalBackendTLS(ctx, p).tls
+			if tls.Invalid == "" {
+				tls.ClientCertPEM, tls.ClientKeyPEM = t.gatewayClientCertificate(ctx, routes())
+			}
+			return tls
 		}
 	}
 	return nil
+}
+
+// gatewayClientCertificate returns the client certificate (Gateway
+// spec.tls.backend.clientCertificateRef) the proxy presents to a backend
+// that the given routes use. The IR has one Backend per Service shared by
+// every Gateway, so when several Gateways with different certificates use
+// it, the oldest Gateway's (then namespace/name first) is presented.
+func (t *Translator) gatewayClientCertificate(ctx *collection.Ctx, routes []collection.Entry[*routeResult]) (certPEM, keyPEM []byte) {
+	var best *gwv1.Gateway
+	for _, e := range routes {
+		for _, l := range e.Value.Listeners {
+			gw, ok := collection.Fetch(ctx, t.in.Gateways.Collection, gatewayOfListener(l))
+			if !ok || clientCertRef(gw) == nil {
+				continue
+			}
+			if best == nil || gw.CreationTimestamp.Before(&best.CreationTimestamp) ||
+				(gw.CreationTimestamp.Equal(&best.CreationTimestamp) && gw.Namespace+"/"+gw.Name < best.Namespace+"/"+best.Name) {
+				best = gw
+			}
+		}
+	}
+	if best == nil {
+		return nil, nil
+	}
+	key, ok := t.clientCertSecretKey(ctx, best)
+	if !ok {
+		return nil, nil
+	}
+	s, ok := collection.Fetch(ctx, t.in.Secrets.Collection, key)
+	if !ok || len(s.Data[corev1.TLSCertKey]) == 0 || len(s.Data[corev1.TLSPrivateKeyKey]) == 0 {
+		return nil, nil
+	}
+	return s.Data[corev1.TLSCertKey], s.Data[corev1.TLSPrivateKeyKey]
+}
+
+func clientCertRef(gw *gwv1.Gateway) *gwv1.SecretObjectReference {
+	if gw.Spec.TLS == nil || gw.Spec.TLS.Backend == nil {
+		return nil
+	}
+	return gw.Spec.TLS.Backend.ClientCertificateRef
+}
+
+// clientCertSecretKey resolves a Gateway's clientCertificateRef to a Secret
+// key ("namespace/name"); ok is false for another kind or a
+// cross-namespace reference no ReferenceGrant allows.
+func (t *Translator) clientCertSecretKey(ctx *collection.Ctx, gw *gwv1.Gateway) (string, bool) {
+	ref := clientCertRef(gw)
+	if ref == nil || (ref.Group != nil && *ref.Group != "") || (ref.Kind != nil && *ref.Kind != "Secret") {
+		return "", false
+	}
+	ns := gw.Namespace
+	if ref.Namespace != nil {
+		ns = string(*ref.Namespace)
+	}
+	if !t.referenceAllowed(ctx, gwv1.GroupName, "Gateway", gw.Namespace, "", "Secret", ns, string(ref.Name)) {
+		return "", false
+	}
+	return ns + "/" + string(ref.Name), true
+}
+
+// gatewayClientCertRefs lists the Secret a Gateway names as its backend
+// client certificate, so the Kubernetes source watches it.
+func gatewayClientCertRefs(gw *gwv1.Gateway) []string {
+	ref := clientCertRef(gw)
+	if ref == nil {
+		return nil
+	}
+	ns := gw.Namespace
+	if ref.Namespace != nil {
+		ns = string(*ref.Namespace)
+	}
+	return []string{ns + "/" + string(ref.Name)}
 }
 
 // translateBackendTLSPolicy computes a policy's status.ancestors: one entry

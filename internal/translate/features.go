@@ -21,6 +21,8 @@ var SupportedFeatures = []gwv1.FeatureName{
 	"TCPRoute",
 	"TLSRoute",
 	// extended
+	"BackendTLSPolicy",
+	"BackendTLSPolicySANValidation",
 	"GatewayAddressEmpty",
 	"GatewayHTTPListenerIsolation",
 	"GatewayPort8080",

@@ -17,7 +17,7 @@ const goldenMarker = "# ==== expected output (REFRESH_GOLDEN=1 rewrites below) =
 
 // eventsFor decodes YAML into events, failing the test on decode problems
 // unless the case expects them (they then appear in the output).
-func eventsFor(t *testing.T, name string, input []byte) ([]source.Event, []source.Problem) {
+func eventsFor(t testing.TB, name string, input []byte) ([]source.Event, []source.Problem) {
 	t.Helper()
 	objs, problems := file.Decode(name, input)
 	events := make([]source.Event, 0, len(objs))

@@ -2,6 +2,7 @@ package translate
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -147,6 +148,8 @@ type mergeResult struct {
 	Gateway   string
 	Created   time.Time
 	Conflicts map[string]map[string]listenerConflict
+	// Sets are the keys of the Gateway's ListenerSets.
+	Sets []string
 	// Binds maps a bind name to the protocol of the first ready listener
 	// on it, in precedence order.
 	Binds map[string]ir.Protocol
@@ -166,27 +169,26 @@ func (m *mergeResult) bindNames() []string {
 // status must not reveal another tenant's objects.
 func mergeListeners(g *gatewayResult, sets []*listenerSetResult) *mergeResult {
 	m := &mergeResult{Gateway: g.Key, Created: g.Created, Binds: map[string]ir.Protocol{}}
+	type bindHost struct{ bind, host string }
 	protocols := map[string]gwv1.ProtocolType{} // bind -> protocol of the winner
-	hostnames := map[string]bool{}               // bind + "|" + hostname
+	hostnames := map[bindHost]bool{}
 	claim := func(l *listenerResult) {
 		if _, ok := protocols[l.Bind]; !ok {
 			protocols[l.Bind] = l.Protocol
 			m.Binds[l.Bind] = ir.Protocol(l.Protocol)
 		}
-		hostnames[l.Bind+"|"+l.Hostname] = true
+		hostnames[bindHost{l.Bind, l.Hostname}] = true
 	}
 	for _, l := range g.Listeners {
 		if l.Ready {
 			claim(l)
 		}
 	}
-	sort.Slice(sets, func(a, b int) bool {
-		if !sets[a].Created.Equal(sets[b].Created) {
-			return sets[a].Created.Before(sets[b].Created)
-		}
-		return sets[a].Key < sets[b].Key
-	})
+	// sets arrive sorted by key; a stable sort by creation time gives
+	// (oldest, then namespace/name).
+	slices.SortStableFunc(sets, func(a, b *listenerSetResult) int { return a.Created.Compare(b.Created) })
 	for _, s := range sets {
+		m.Sets = append(m.Sets, s.Key)
 		if s.NotAccepted != "" {
 			continue
 		}
@@ -198,7 +200,7 @@ func mergeListeners(g *gatewayResult, sets []*listenerSetResult) *mergeResult {
 			if p, ok := protocols[l.Bind]; ok && p != l.Protocol {
 				c = &listenerConflict{gwv1.ListenerReasonProtocolConflict,
 					fmt.Sprintf("port %d is already used with protocol %s by another listener of the Gateway", l.Port, p)}
-			} else if hostnames[l.Bind+"|"+l.Hostname] {
+			} else if hostnames[bindHost{l.Bind, l.Hostname}] {
 				c = &listenerConflict{gwv1.ListenerReasonHostnameConflict,
 					fmt.Sprintf("hostname %q on port %d is already used by another listener of the Gateway", l.Hostname, l.Port)}
 			}
@@ -218,10 +220,20 @@ func mergeListeners(g *gatewayResult, sets []*listenerSetResult) *mergeResult {
 	return m
 }
 
+// setConflicts splits a merge into one entry per ListenerSet (nil when it
+// has no conflict), so that a change to one set's conflicts recomputes only
+// that set's view.
+func setConflicts(_ *collection.Ctx, _ string, m *mergeResult) []collection.Entry[map[string]listenerConflict] {
+	out := make([]collection.Entry[map[string]listenerConflict], len(m.Sets))
+	for i, key := range m.Sets {
+		out[i] = collection.Entry[map[string]listenerConflict]{Key: key, Value: m.Conflicts[key]}
+	}
+	return out
+}
+
 // applyConflicts returns the ListenerSet with its merge conflicts applied
 // (copies of the conflicted listeners; the input is shared and immutable).
-func applyConflicts(s *listenerSetResult, m *mergeResult) *listenerSetResult {
-	conflicts := m.Conflicts[s.Key]
+func applyConflicts(s *listenerSetResult, conflicts map[string]listenerConflict) *listenerSetResult {
 	if len(conflicts) == 0 {
 		return s
 	}

@@ -173,3 +173,30 @@ spec:
 		})
 	}
 }
+
+// BenchmarkListenerSetAdd measures translating one new ListenerSet and its
+// deletion (one op) on a Gateway that already has sets ListenerSets.
+func BenchmarkListenerSetAdd(b *testing.B) {
+	for _, sets := range []int{10, 2500} {
+		b.Run(fmt.Sprintf("sets=%d", sets), func(b *testing.B) {
+			tr := New(DefaultControllerName)
+			docs := []string{lsBase}
+			for i := 0; i < sets; i++ {
+				docs = append(docs, listenerSetYAML(fmt.Sprintf("t%d", i), "base", "2026-02-01T00:00:00Z", fmt.Sprintf("h%d.example.com", i)))
+			}
+			events, problems := eventsFor(b, "base.yaml", []byte(strings.Join(docs, "\n---\n")))
+			if len(problems) > 0 {
+				b.Fatal(problems)
+			}
+			tr.Apply(events)
+			b.ResetTimer()
+			add, _ := eventsFor(b, "new.yaml", []byte(listenerSetYAML("new", "s", "2026-03-01T00:00:00Z", "n.example.com")))
+			del := []source.Event{{Kind: source.KindListenerSet, Namespace: "new", Name: "s"}}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				tr.Apply(add)
+				tr.Apply(del)
+			}
+		})
+	}
+}

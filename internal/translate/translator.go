@@ -145,7 +145,8 @@ func New(controller string, opts ...Option) *Translator {
 	setsByGateway := collection.AddIndex(t.listenerSets, "gateway", (*listenerSetResult).gatewayKeys)
 	setsBySecret := collection.AddIndex(t.listenerSets, "secret", (*listenerSetResult).secretKeys)
 	setSecretRefs := collection.IndexCounts(collection.AddIndex(t.listenerSets, "secretRef", (*listenerSetResult).secretRefs))
-	t.secretRefs = []collection.Collection[int]{gatewaySecretRefs, setSecretRefs}
+	clientCertRefs := collection.IndexCounts(collection.AddIndex(t.in.Gateways.Collection, "clientCertRef", gatewayClientCertRefs)) // backendtls.go
+	t.secretRefs = []collection.Collection[int]{gatewaySecretRefs, setSecretRefs, clientCertRefs}
 	t.listenerMerge = collection.Map(e, "listenerMerge", t.gateways, nil,
 		func(ctx *collection.Ctx, key string, g *gatewayResult) (*mergeResult, bool) {
 			entries := collection.FetchIndex(ctx, setsByGateway, key)
@@ -155,13 +156,11 @@ func New(controller string, opts ...Option) *Translator {
 			}
 			return mergeListeners(g, sets), true
 		})
+	conflicts := collection.Derive(e, "listenerSetConflicts", t.listenerMerge, nil, setConflicts)
 	t.listenerSetViews = collection.Map(e, "listenerSetViews", t.listenerSets, nil,
 		func(ctx *collection.Ctx, key string, s *listenerSetResult) (*listenerSetResult, bool) {
-			m, ok := collection.Fetch(ctx, t.listenerMerge, s.Gateway)
-			if !ok {
-				return s, true
-			}
-			return applyConflicts(s, m), true
+			c, _ := collection.Fetch(ctx, conflicts, key)
+			return applyConflicts(s, c), true
 		})
 	attachedSets := collection.AddIndex(t.listenerSetViews, "attached", func(s *listenerSetResult) []string {
 		if s.attached() {
