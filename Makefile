@@ -35,6 +35,14 @@ fuzz:
 bench:
 	./test/bench/run.sh
 
+# Data plane side by side: Gatehouse, nginx, HAProxy, Caddy and Traefik in
+# front of one upstream, plus the no-proxy limit (root: installs the Debian
+# packages it lacks, builds Traefik once into ~/.cache/gatehouse; ~8 min).
+# Raw results and the summary go to test/bench/dataplane/results/.
+.PHONY: bench-dataplane
+bench-dataplane:
+	./test/bench/dataplane/run.sh
+
 cluster-build:
 	./hack/cluster/build.sh
 

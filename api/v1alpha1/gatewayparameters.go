@@ -39,6 +39,43 @@ type GatewayParametersSpec struct {
 	// LogLevel is the proxy's log level: debug, info, warn or error
 	// (default: the proxy's own default, info).
 	LogLevel string `json:"logLevel,omitempty"`
+	// Limits sets the proxy's downstream limits against slow, oversized
+	// and malformed requests (the `gatehouse proxy` flags of the same names;
+	// see docs/reliability.md). An unset field keeps the proxy's default.
+	Limits *ProxyLimits `json:"limits,omitempty"`
+}
+
+// ProxyLimits are the proxy's downstream limits. Each field maps to the
+// `gatehouse proxy` flag named in its comment.
+type ProxyLimits struct {
+	// MaxHeaderBytes caps the request header block (--max-header-bytes,
+	// default 65536); larger gets 431.
+	MaxHeaderBytes *int32 `json:"maxHeaderBytes,omitempty"`
+	// MaxHeaderCount caps the number of header fields (--max-header-count,
+	// default 100; -1 disables); more gets 431.
+	MaxHeaderCount *int32 `json:"maxHeaderCount,omitempty"`
+	// ReadHeaderTimeout is the time a client has to send its request
+	// headers (--read-header-timeout, default 10s).
+	ReadHeaderTimeout *metav1.Duration `json:"readHeaderTimeout,omitempty"`
+	// IdleTimeout closes idle keep-alive client connections
+	// (--idle-timeout, default 2m).
+	IdleTimeout *metav1.Duration `json:"idleTimeout,omitempty"`
+	// MinBodyRate is the lowest average request body rate in bytes/s after
+	// BodyRateGrace (--min-body-rate, default 256; -1 disables); slower
+	// gets 408.
+	MinBodyRate *int32 `json:"minBodyRate,omitempty"`
+	// BodyRateGrace is the time a body may take before MinBodyRate applies
+	// (--body-rate-grace, default 10s).
+	BodyRateGrace *metav1.Duration `json:"bodyRateGrace,omitempty"`
+	// MaxConcurrentStreams caps the HTTP/2 streams per client connection
+	// (--max-concurrent-streams, default 100).
+	MaxConcurrentStreams *int32 `json:"maxConcurrentStreams,omitempty"`
+	// EscapedSlashes is what to do with %2F and %5C in paths: keep
+	// (default), reject (400) or unescape (--escaped-slashes).
+	EscapedSlashes string `json:"escapedSlashes,omitempty"`
+	// KeepDuplicateSlashes turns off merging "//" in request paths
+	// (--keep-duplicate-slashes).
+	KeepDuplicateSlashes *bool `json:"keepDuplicateSlashes,omitempty"`
 }
 
 // ServiceParameters shapes the provisioned Service.

@@ -48,6 +48,36 @@ func (s *GatewayParametersSpec) DeepCopyInto(out *GatewayParametersSpec) {
 		out.Deployment = new(DeploymentParameters)
 		s.Deployment.DeepCopyInto(out.Deployment)
 	}
+	if s.Limits != nil {
+		out.Limits = s.Limits.DeepCopy()
+	}
+}
+
+// DeepCopy returns a deep copy of l.
+func (l *ProxyLimits) DeepCopy() *ProxyLimits {
+	if l == nil {
+		return nil
+	}
+	out := &ProxyLimits{EscapedSlashes: l.EscapedSlashes}
+	out.MaxHeaderBytes = clonePtr(l.MaxHeaderBytes)
+	out.MaxHeaderCount = clonePtr(l.MaxHeaderCount)
+	out.ReadHeaderTimeout = clonePtr(l.ReadHeaderTimeout)
+	out.IdleTimeout = clonePtr(l.IdleTimeout)
+	out.MinBodyRate = clonePtr(l.MinBodyRate)
+	out.BodyRateGrace = clonePtr(l.BodyRateGrace)
+	out.MaxConcurrentStreams = clonePtr(l.MaxConcurrentStreams)
+	out.KeepDuplicateSlashes = clonePtr(l.KeepDuplicateSlashes)
+	return out
+}
+
+// clonePtr returns a new pointer to a copy of *p (nil for nil); for values
+// without references.
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
 }
 
 // DeepCopyInto copies s into out.

@@ -56,7 +56,7 @@ EndpointSlice, Secret, plus gatehouse.dev StaticBackends.`,
 		},
 	}
 	root.PersistentFlags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	root.AddCommand(runCommand(), translateCommand(), controllerCommand(), proxyCommand(), versionCommand(), echoCommand())
+	root.AddCommand(runCommand(), translateCommand(), controllerCommand(), proxyCommand(), versionCommand(), echoCommand(), migrateCommand())
 	root.SetErr(os.Stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{code: 2, msg: fmt.Sprintf("%v\nSee '%s --help'.", err, c.CommandPath())}

@@ -76,6 +76,7 @@ type Controller struct {
 	XDS        *xds.Server
 	prov       *provisioner
 	secretNS   chan []string
+	llmSecrets chan []string // keys of LLM backends' API-key Secrets
 
 	xdsAddr, adminAddr net.Addr
 	telemetry          *controllerTelemetry // nil when Options.Metrics is nil
@@ -159,6 +160,15 @@ func (c *Controller) Run(ctx context.Context) error {
 		}
 		secretNS <- namespacesOf(keys)
 	})
+	llmSecrets := make(chan []string, 1)
+	c.llmSecrets = llmSecrets
+	c.Translator.OnLLMSecretRefs(func(keys []string) {
+		select { // keep only the latest set; never block translation
+		case <-llmSecrets:
+		default:
+		}
+		llmSecrets <- keys
+	})
 	c.Translator.OnGateways(c.prov.enqueue)
 
 	if c.opts.AdminAddress != "" {
@@ -180,6 +190,8 @@ func (c *Controller) Run(ctx context.Context) error {
 				return
 			case ns := <-secretNS:
 				c.Source.WatchSecretNamespaces(ctx, ns)
+			case keys := <-llmSecrets:
+				c.Source.WatchNamedSecrets(ctx, keys)
 			}
 		}
 	}()
@@ -289,6 +301,11 @@ func (c *Controller) waitInitialConfig(ctx context.Context) error {
 	select {
 	case ns := <-c.secretNS:
 		c.Source.WatchSecretNamespaces(ctx, ns)
+	default:
+	}
+	select {
+	case keys := <-c.llmSecrets:
+		c.Source.WatchNamedSecrets(ctx, keys)
 	default:
 	}
 	return c.Source.WaitSecretsSynced(ctx)

@@ -82,6 +82,19 @@ type Listener struct {
 	Certificates []string `json:"certificates,omitempty"`
 	// TLSMode is set for TLS listeners only: Passthrough or Terminate.
 	TLSMode TLSMode `json:"tlsMode,omitempty"`
+	// ClientValidation, when set, makes the listener ask TLS clients for a
+	// certificate and verify it (the Gateway's spec.tls.frontend).
+	ClientValidation *ClientValidation `json:"clientValidation,omitempty"`
+}
+
+// ClientValidation is frontend (client) certificate validation.
+type ClientValidation struct {
+	// CACertPEM are the CA certificates client certificates must chain to.
+	CACertPEM []byte `json:"caCertPEM"`
+	// InsecureFallback accepts clients that send no certificate or one that
+	// does not verify (AllowInsecureFallback); otherwise a valid certificate
+	// is required (AllowValidOnly).
+	InsecureFallback bool `json:"insecureFallback,omitempty"`
 }
 
 // ResourceID implements Resource.

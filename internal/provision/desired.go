@@ -74,7 +74,7 @@ func Desired(gw *gwv1.Gateway, params *v1alpha1.GatewayParameters, o Options, ex
 	}
 	return Resources{
 		ServiceAccount: serviceAccount(gw),
-		Deployment:     deployment(gw, spec, o, ports),
+		Deployment:     withLimitArgs(deployment(gw, spec, o, ports), spec.Limits),
 		Service:        service(gw, spec.Service, ports),
 	}
 }

@@ -26,6 +26,7 @@ func MergeParameters(class, gateway *v1alpha1.GatewayParameters) *v1alpha1.Gatew
 	if g.LogLevel != "" {
 		out.Spec.LogLevel = g.LogLevel
 	}
+	out.Spec.Limits = mergeLimits(out.Spec.Limits, g.Limits)
 	if gs := g.Service; gs != nil {
 		if out.Spec.Service == nil {
 			out.Spec.Service = &v1alpha1.ServiceParameters{}

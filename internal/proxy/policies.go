@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"strconv"
 	"sync"
 	"time"
@@ -59,24 +61,20 @@ func (ps *policyState) release() {
 
 // inspectBody buffers the request body for inspection, once per request,
 // up to max bytes (decoding gzip/deflate for inspection; the upstream gets
-// the bytes as sent). Reading is bounded by Options.PolicyBodyTimeout, so a
-// client that trickles its body holds only its own request, and only that
-// long. It returns false when the body could not be read; the response is
-// then written (408 on timeout, 400 otherwise).
+// the bytes as sent). A client that trickles its body holds only its own
+// request: the listener's minimum body rate (listener.Options.MinBodyRate
+// after BodyRateGrace) cuts it off. It returns false when the body could
+// not be read; the response is then written (408 when the client was too
+// slow, 400 otherwise) and the connection closed.
 func (h *bindHandler) inspectBody(w http.ResponseWriter, r *http.Request, ps *policyState, max int64) bool {
 	if ps.bodyRead {
 		return true
 	}
 	ps.bodyRead = true
-	rc := http.NewResponseController(w)
-	timed := rc.SetReadDeadline(time.Now().Add(h.p.opts.PolicyBodyTimeout)) == nil
 	body, err := llm.ReadBody(r, max)
-	if timed {
-		_ = rc.SetReadDeadline(time.Time{})
-	}
 	if err != nil {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
+		w.Header().Set("Connection", "close")
+		if bodyTooSlow(err) {
 			llm.WriteError(w, http.StatusRequestTimeout, "the request body was not received in time", llm.TypeInvalidRequest, llm.CodeBodyTimeout)
 		} else {
 			llm.WriteError(w, http.StatusBadRequest, "the request body could not be read", llm.TypeInvalidRequest, llm.CodeInvalidBody)
@@ -89,6 +87,17 @@ func (h *bindHandler) inspectBody(w http.ResponseWriter, r *http.Request, ps *po
 		ps.ctx.Body = body.Decoded
 	}
 	return true
+}
+
+// bodyTooSlow reports whether a body read failed on a deadline: a network
+// timeout, or the listener's minimum-rate guard (which reports its own
+// error, matched by its text since the listener does not export it).
+func bodyTooSlow(err error) bool {
+	var ne net.Error
+	if errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return true
+	}
+	return strings.Contains(err.Error(), "slower than the minimum rate")
 }
 
 // preRoute applies the pre-routing section of the listener that serves the

@@ -11,7 +11,6 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"gatehouse.dev/gatehouse/internal/ir"
 	"gatehouse.dev/gatehouse/internal/proxy/listener"
@@ -39,9 +38,6 @@ type Options struct {
 	// CEL expressions read it (default 2 MiB); expressions see no body
 	// beyond it.
 	MaxPolicyBody int64
-	// PolicyBodyTimeout bounds reading a request body that policies or an
-	// LLM backend inspect (default 30s); a slower client gets 408.
-	PolicyBodyTimeout time.Duration
 }
 
 // Proxy is one data-plane instance.
@@ -61,9 +57,11 @@ type Proxy struct {
 	table    atomic.Pointer[router.Table]
 	policies atomic.Pointer[policy.Set]
 	// llms holds the LLM sections of backends, by backend name.
-	llms atomic.Pointer[map[string]*llm.Backend]
-	certs    atomic.Pointer[map[string]*tls.Certificate]
-	binds    map[string]*ir.Bind
+	llms  atomic.Pointer[map[string]*llm.Backend]
+	certs atomic.Pointer[map[string]*tls.Certificate]
+	// clientPools caches frontend client-validation CA pools.
+	clientPools clientPools
+	binds       map[string]*ir.Bind
 	// bindFailures counts binds whose socket could not be opened.
 	bindFailures int
 	upstreams    *upstream.Registry
@@ -84,9 +82,6 @@ func New(o Options) *Proxy {
 	if o.MaxPolicyBody == 0 {
 		o.MaxPolicyBody = 2 << 20
 	}
-	if o.PolicyBodyTimeout <= 0 {
-		o.PolicyBodyTimeout = 30 * time.Second
-	}
 	if o.AccessLog == nil {
 		o.AccessLog = os.Stdout
 	}
@@ -100,6 +95,7 @@ func New(o Options) *Proxy {
 	noCerts := map[string]*tls.Certificate{}
 	p.certs.Store(&noCerts)
 	p.listeners = listener.NewManager(o.Listener, p.handlerFor, p.certificateFor)
+	p.listeners.SetClientAuth(p.clientAuthFor)
 	p.l4 = newL4State(p)
 	p.listeners.SetStreamHandler(p.l4.serveConn)
 	return p

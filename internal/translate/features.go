@@ -25,6 +25,8 @@ var SupportedFeatures = []gwv1.FeatureName{
 	"BackendTLSPolicySANValidation",
 	"GatewayAddressEmpty",
 	"GatewayHTTPListenerIsolation",
+	"GatewayFrontendClientCertificateValidation",
+	"GatewayFrontendClientCertificateValidationInsecureFallback",
 	"GatewayPort8080",
 	"TLSRouteModeMixed",
 	"TLSRouteModeTerminate",

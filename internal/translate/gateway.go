@@ -37,6 +37,10 @@ type gatewayResult struct {
 	// which ListenerSets may attach (None by default).
 	ListenerSetsFrom    gwv1.FromNamespaces
 	ListenerSetSelector *metav1.LabelSelector
+	// Frontend is spec.tls.frontend; InsecureFrontend is set when any of it
+	// uses AllowInsecureFallback.
+	Frontend         *gwv1.FrontendTLSConfig
+	InsecureFrontend bool
 }
 
 // listenerResult is one listener and what translation decided about it.
@@ -62,6 +66,8 @@ type listenerResult struct {
 	SecretRefs []string
 	// Certificates are the keys of the valid certificate Secrets, in order.
 	Certificates []string
+	// ClientValidation is the frontend certificate validation to apply.
+	ClientValidation *ir.ClientValidation
 	// Ready is true when the listener is accepted, unconflicted and its
 	// references resolved; only ready listeners are programmed.
 	Ready bool
@@ -163,7 +169,13 @@ func (t *Translator) translateGateway(ctx *collection.Ctx, key string, gw *gwv1.
 		}
 		g.ListenerSetSelector = al.Namespaces.Selector
 	}
-	owner := listenerOwner{Kind: "Gateway", Namespace: gw.Namespace, Generation: gw.Generation, KeyPrefix: key + "/"}
+	owner := listenerOwner{Kind: "Gateway", Namespace: gw.Namespace, Generation: gw.Generation, KeyPrefix: key + "/",
+		GatewayNamespace: gw.Namespace}
+	if gw.Spec.TLS != nil {
+		owner.Frontend = gw.Spec.TLS.Frontend
+		g.Frontend = gw.Spec.TLS.Frontend
+		g.InsecureFrontend = insecureFrontend(gw.Spec.TLS.Frontend)
+	}
 	for i := range gw.Spec.Listeners {
 		g.Listeners = append(g.Listeners, t.translateListener(ctx, owner, &gw.Spec.Listeners[i], g.Address))
 	}
@@ -194,6 +206,10 @@ type listenerOwner struct {
 	Generation int64
 	// KeyPrefix prefixes the listener name to form listenerResult.Key.
 	KeyPrefix string
+	// Frontend is the parent Gateway's spec.tls.frontend (client
+	// certificate validation), resolved in GatewayNamespace.
+	Frontend         *gwv1.FrontendTLSConfig
+	GatewayNamespace string
 }
 
 // gatewayOfListener returns the Gateway key of a listenerResult.Key.
@@ -245,6 +261,20 @@ func (t *Translator) translateListener(ctx *collection.Ctx, owner listenerOwner,
 			resolved = cond(gwv1.ListenerConditionResolvedRefs, false, reason, msg, gen)
 		}
 		malformedOnly = malformed
+		if v := frontendConfig(owner.Frontend, int32(l.Port)); v != nil && accepted.Status == metav1.ConditionTrue {
+			cv, reason, msg, noneValid := t.clientValidation(ctx, owner.GatewayNamespace, v)
+			r.ClientValidation = cv
+			if reason != "" && (resolved.Status == metav1.ConditionTrue || malformedOnly) {
+				resolved = cond(gwv1.ListenerConditionResolvedRefs, false, reason, msg, gen)
+				malformedOnly = false
+			}
+			if noneValid {
+				accepted = cond(gwv1.ListenerConditionAccepted, false, gwv1.ListenerReasonNoValidCACertificate,
+					"no CA certificate for client validation could be loaded: "+msg, gen)
+			} else if reason != "" {
+				malformedOnly = true // serve with the CAs that did load
+			}
+		}
 	}
 	r.Conditions = []metav1.Condition{accepted, resolved,
 		cond(gwv1.ListenerConditionConflicted, false, gwv1.ListenerReasonNoConflicts, "No conflicts", gen)}

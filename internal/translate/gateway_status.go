@@ -69,7 +69,7 @@ func (t *Translator) finishGateway(ctx *collection.Ctx, g *gatewayResult, routes
 			// up) and the report does not flap.
 			f.Listeners = append(f.Listeners, &ir.Listener{Name: l.Key, Gateway: g.Key, Bind: l.Bind,
 				Hostname: l.Hostname, Protocol: ir.Protocol(l.Protocol), Certificates: l.Certificates,
-				TLSMode: l.TLSMode})
+				TLSMode: l.TLSMode, ClientValidation: l.ClientValidation})
 		}
 		if msg, failed := bindErrors[l.Bind]; ready && failed {
 			conds[0] = cond(gwv1.ListenerConditionAccepted, false, gwv1.ListenerReasonPortUnavailable, "the proxy cannot listen: "+msg, g.Generation)
@@ -91,6 +91,11 @@ func (t *Translator) finishGateway(ctx *collection.Ctx, g *gatewayResult, routes
 			SupportedKinds: kinds, AttachedRoutes: int32(attached), Conditions: conds})
 	}
 	st.Conditions = gatewayConditions(g, programmed)
+	if g.InsecureFrontend {
+		st.Conditions = append(st.Conditions, cond(gwv1.GatewayConditionInsecureFrontendValidationMode, true,
+			gwv1.GatewayReasonConfigurationChanged,
+			"client certificate validation uses AllowInsecureFallback: clients without a valid certificate are accepted", g.Generation))
+	}
 	switch {
 	case t.gatewayService != nil:
 		st.Addresses = t.serviceAddresses(ctx, t.gatewayService(g.Namespace, g.Name))

@@ -51,6 +51,17 @@ func variants(t *testing.T) map[string][]source.Event {
 	add(`{apiVersion: gateway.networking.k8s.io/v1beta1, kind: ReferenceGrant, metadata: {name: c, namespace: apps}, spec: {from: [{group: gateway.networking.k8s.io, kind: Gateway, namespace: infra}], to: [{group: "", kind: Secret}]}}`)
 	add(`{apiVersion: v1, kind: Namespace, metadata: {name: apps, labels: {team: x}}}`)
 	add(`{apiVersion: v1, kind: Namespace, metadata: {name: apps, labels: {team: z}}}`)
+	// GRPCRoute and BackendTLSPolicy (grpcroute.go, backendtls.go).
+	add(`{apiVersion: gateway.networking.k8s.io/v1, kind: GRPCRoute, metadata: {name: r0, namespace: apps}, spec: {parentRefs: [{name: g1, namespace: infra}], rules: [{matches: [{method: {service: a.B, method: C}}], backendRefs: [{name: s0, port: 80}]}]}}`)
+	add(`{apiVersion: gateway.networking.k8s.io/v1, kind: GRPCRoute, metadata: {name: r0, namespace: apps}, spec: {parentRefs: [{name: g2, namespace: infra}], hostnames: [a.example.com], rules: [{backendRefs: [{name: s1, port: 80}]}]}}`)
+	for i, ts := range []string{"2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"} {
+		add(`{apiVersion: gateway.networking.k8s.io/v1, kind: BackendTLSPolicy, metadata: {name: p%d, namespace: apps, creationTimestamp: "%s"}, spec: {targetRefs: [{group: "", kind: Service, name: s0}], validation: {hostname: s0.internal, caCertificateRefs: [{group: "", kind: ConfigMap, name: ca}]}}}`, i, ts)
+		add(`{apiVersion: gateway.networking.k8s.io/v1, kind: BackendTLSPolicy, metadata: {name: p%d, namespace: apps, creationTimestamp: "%s"}, spec: {targetRefs: [{group: "", kind: Service, name: s1, sectionName: http}], validation: {hostname: s1.internal, wellKnownCACertificates: System}}}`, i, ts)
+	}
+	caPEM, _ := testCertificate(t)
+	add(`{apiVersion: v1, kind: ConfigMap, metadata: {name: ca, namespace: apps}, data: {ca.crt: %q}}`, decodeBase64(t, caPEM))
+	add(`{apiVersion: v1, kind: ConfigMap, metadata: {name: ca, namespace: apps}, data: {ca.crt: "not a certificate"}}`)
+	add(`{apiVersion: gateway.networking.k8s.io/v1, kind: Gateway, metadata: {name: g2, namespace: infra}, spec: {gatewayClassName: gh, tls: {backend: {clientCertificateRef: {name: cert, namespace: apps}}}, listeners: [{name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}]}}`)
 	crt, key := testCertificate(t)
 	add(`{apiVersion: v1, kind: Secret, metadata: {name: cert, namespace: apps}, type: kubernetes.io/tls, data: {tls.crt: %s, tls.key: %s}}`, crt, key)
 	add(`{apiVersion: v1, kind: Secret, metadata: {name: cert, namespace: apps}, type: kubernetes.io/tls, stringData: {tls.crt: garbage, tls.key: garbage}}`)

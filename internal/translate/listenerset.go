@@ -95,7 +95,7 @@ func (t *Translator) translateListenerSet(ctx *collection.Ctx, key string, ls *g
 		return r, true
 	}
 	owner := listenerOwner{Kind: "ListenerSet", Namespace: ls.Namespace, Generation: ls.Generation,
-		KeyPrefix: g.Key + "/" + key + "/"}
+		KeyPrefix: g.Key + "/" + key + "/", Frontend: g.Frontend, GatewayNamespace: g.Namespace}
 	for i := range ls.Spec.Listeners {
 		e := &ls.Spec.Listeners[i]
 		l := gwv1.Listener{Name: e.Name, Hostname: e.Hostname, Port: e.Port, Protocol: e.Protocol,
@@ -295,7 +295,8 @@ func (t *Translator) finishListenerSet(ctx *collection.Ctx, s *listenerSetResult
 		}
 		if ready {
 			f.Listeners = append(f.Listeners, &ir.Listener{Name: l.Key, Gateway: s.Gateway, Bind: l.Bind,
-				Hostname: l.Hostname, Protocol: ir.Protocol(l.Protocol), Certificates: l.Certificates})
+				Hostname: l.Hostname, Protocol: ir.Protocol(l.Protocol), Certificates: l.Certificates,
+				TLSMode: l.TLSMode, ClientValidation: l.ClientValidation})
 		}
 		if msg, failed := bindErrors[l.Bind]; ready && failed {
 			conds[0] = cond(gwv1.ListenerConditionAccepted, false, gwv1.ListenerReasonPortUnavailable, "the proxy cannot listen: "+msg, gen)

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 
 	"gatehouse.dev/gatehouse/api/v1alpha1"
@@ -124,4 +125,26 @@ func validHeaderName(s string) bool {
 		}
 	}
 	return true
+}
+
+// OnLLMSecretRefs registers fn to receive, after every batch that changed
+// them, the keys ("namespace/name") of the Secrets that StaticBackends' llm
+// sections name (API keys, usually Opaque Secrets), whether or not they
+// exist. The Kubernetes source watches exactly those (it otherwise sees only
+// kubernetes.io/tls Secrets). fn runs under the engine lock.
+func (t *Translator) OnLLMSecretRefs(fn func(keys []string)) {
+	changed := false
+	t.llmSecretRefs.Subscribe(func([]collection.Change[int]) { changed = true })
+	t.engine.AfterBatch(func() {
+		if !changed {
+			return
+		}
+		changed = false
+		keys := make([]string, 0)
+		for _, e := range t.llmSecretRefs.Peek() {
+			keys = append(keys, e.Key)
+		}
+		sort.Strings(keys)
+		fn(keys)
+	})
 }

@@ -71,6 +71,9 @@ type Translator struct {
 	backends      collection.Collection[*ir.Backend]
 	certificates  collection.Collection[*ir.Certificate]
 	secretRefs    []collection.Collection[int]
+	// llmSecretRefs counts the API-key Secrets of StaticBackends' llm
+	// sections (llm.go), by "namespace/name".
+	llmSecretRefs collection.Collection[int]
 	policies      collection.Collection[*policyResult]
 	// backendTLSByService indexes BackendTLSPolicies by targeted Service;
 	// backendTLS holds their status (backendtls.go).
@@ -147,6 +150,7 @@ func New(controller string, opts ...Option) *Translator {
 	setSecretRefs := collection.IndexCounts(collection.AddIndex(t.listenerSets, "secretRef", (*listenerSetResult).secretRefs))
 	clientCertRefs := collection.IndexCounts(collection.AddIndex(t.in.Gateways.Collection, "clientCertRef", gatewayClientCertRefs)) // backendtls.go
 	t.secretRefs = []collection.Collection[int]{gatewaySecretRefs, setSecretRefs, clientCertRefs}
+	t.llmSecretRefs = collection.IndexCounts(collection.AddIndex(t.in.StaticBackends.Collection, "llmSecretRef", llmSecretKeys))
 	t.listenerMerge = collection.Map(e, "listenerMerge", t.gateways, nil,
 		func(ctx *collection.Ctx, key string, g *gatewayResult) (*mergeResult, bool) {
 			entries := collection.FetchIndex(ctx, setsByGateway, key)

@@ -148,13 +148,21 @@ func bindFromProto(m *irv1.Bind) *ir.Bind {
 }
 
 func listenerToProto(l *ir.Listener) *irv1.Listener {
-	return &irv1.Listener{Name: l.Name, Gateway: l.Gateway, Bind: l.Bind, Hostname: l.Hostname,
+	m := &irv1.Listener{Name: l.Name, Gateway: l.Gateway, Bind: l.Bind, Hostname: l.Hostname,
 		Protocol: string(l.Protocol), Certificates: l.Certificates, TlsMode: string(l.TLSMode)}
+	if v := l.ClientValidation; v != nil {
+		m.ClientValidation = &irv1.ClientValidation{CaCertPem: v.CACertPEM, InsecureFallback: v.InsecureFallback}
+	}
+	return m
 }
 
 func listenerFromProto(m *irv1.Listener) *ir.Listener {
-	return &ir.Listener{Name: m.Name, Gateway: m.Gateway, Bind: m.Bind, Hostname: m.Hostname,
+	l := &ir.Listener{Name: m.Name, Gateway: m.Gateway, Bind: m.Bind, Hostname: m.Hostname,
 		Protocol: ir.Protocol(m.Protocol), Certificates: m.Certificates, TLSMode: ir.TLSMode(m.TlsMode)}
+	if v := m.ClientValidation; v != nil {
+		l.ClientValidation = &ir.ClientValidation{CACertPEM: v.CaCertPem, InsecureFallback: v.InsecureFallback}
+	}
+	return l
 }
 
 func backendToProto(b *ir.Backend) *irv1.Backend {

@@ -23,7 +23,7 @@ type guard struct {
 	maxHeaderCount int
 	mergeSlashes   bool
 	escapedSlashes EscapedSlashes
-	minBodyRate    int           // bytes per second; 0 disables the check
+	minBodyRate    int           // bytes per second; <= 0 disables the check
 	bodyGrace      time.Duration // time a body may take before the rate counts
 }
 
@@ -98,9 +98,22 @@ func (g *guard) reject(w http.ResponseWriter, r *http.Request, code int, msg str
 	http.Error(w, msg, code)
 }
 
-// errBodyTooSlow is returned by a request body read that fell below the
-// minimum rate.
-var errBodyTooSlow = errors.New("request body arrives slower than the minimum rate")
+// ErrBodyTooSlow is returned by a request body read that fell below the
+// minimum rate (Options.MinBodyRate). It is a timeout: errors.Is(err,
+// os.ErrDeadlineExceeded) holds and, as a net.Error, Timeout() is true.
+var ErrBodyTooSlow error = bodyTooSlowError{}
+
+// errBodyTooSlow is the package's short name for ErrBodyTooSlow.
+var errBodyTooSlow = ErrBodyTooSlow
+
+type bodyTooSlowError struct{}
+
+func (bodyTooSlowError) Error() string {
+	return "request body arrives slower than the minimum rate"
+}
+func (bodyTooSlowError) Timeout() bool        { return true }
+func (bodyTooSlowError) Temporary() bool      { return false }
+func (bodyTooSlowError) Is(target error) bool { return target == os.ErrDeadlineExceeded }
 
 // guardedBody watches a request body for the client's faults: a malformed
 // body (bad chunked framing) or one that arrives too slowly.

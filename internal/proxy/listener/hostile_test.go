@@ -3,11 +3,13 @@ package listener
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -238,5 +240,12 @@ func TestMalformedBodyIs400(t *testing.T) {
 	}
 	if got, body := rawExchange(t, addr, "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"); got != 200 || body != "5" {
 		t.Errorf("well-formed chunked body: %d %q", got, body)
+	}
+}
+
+func TestErrBodyTooSlowIsATimeout(t *testing.T) {
+	var ne net.Error
+	if !errors.Is(ErrBodyTooSlow, os.ErrDeadlineExceeded) || !errors.As(ErrBodyTooSlow, &ne) || !ne.Timeout() {
+		t.Fatal("ErrBodyTooSlow must read as a deadline/timeout error")
 	}
 }

@@ -3,6 +3,7 @@ package listener
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -112,6 +113,15 @@ func (o Options) Validate() error {
 // certificate or an error).
 type CertificateFunc func(bind string, hello *tls.ClientHelloInfo) (*tls.Certificate, error)
 
+// ClientAuthFunc returns the CA pool and mode for validating the client
+// certificate of a TLS handshake on bind, or a nil pool when the listener
+// chosen by the server name does not validate clients.
+type ClientAuthFunc func(bind string, hello *tls.ClientHelloInfo) (*x509.CertPool, tls.ClientAuthType)
+
+// SetClientAuth installs frontend client-certificate validation. Call it
+// before the first Reconcile.
+func (m *Manager) SetClientAuth(fn ClientAuthFunc) { m.clientAuth = fn }
+
 // Manager keeps the open sockets equal to the configured binds. It is safe
 // for concurrent use.
 type Manager struct {
@@ -119,6 +129,9 @@ type Manager struct {
 	log     *slog.Logger
 	handler func(bind *ir.Bind) http.Handler
 	certs   CertificateFunc
+	// clientAuth, when set, decides client-certificate validation per
+	// handshake (SetClientAuth).
+	clientAuth ClientAuthFunc
 
 	mu       sync.Mutex
 	servers  map[string]*server   // open binds by name

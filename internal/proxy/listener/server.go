@@ -117,6 +117,23 @@ var modernCipherSuites = []uint16{
 
 // tlsConfig returns the TLS settings of an HTTPS bind.
 func (m *Manager) tlsConfig(bind string) *tls.Config {
+	cfg := m.baseTLSConfig(bind)
+	if m.clientAuth != nil {
+		cfg.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+			pool, mode := m.clientAuth(bind, hello)
+			if pool == nil {
+				return nil, nil // no client validation for this server name
+			}
+			c := cfg.Clone()
+			c.GetConfigForClient = nil
+			c.ClientCAs, c.ClientAuth = pool, mode
+			return c, nil
+		}
+	}
+	return cfg
+}
+
+func (m *Manager) baseTLSConfig(bind string) *tls.Config {
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS12,
 		CipherSuites: modernCipherSuites,

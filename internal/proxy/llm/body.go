@@ -56,7 +56,7 @@ func ReadBody(r *http.Request, max int64) (Body, error) {
 		return Body{State: BodyTooLarge}, nil
 	}
 	orig := r.Body
-	raw, err := io.ReadAll(io.LimitReader(orig, max+1))
+	raw, err := readUpTo(orig, r.ContentLength, max)
 	if err != nil {
 		r.Body = struct {
 			io.Reader
@@ -91,6 +91,30 @@ func ReadBody(r *http.Request, max int64) (Body, error) {
 	}
 	b.State, b.Decoded = BodyUndecodable, nil
 	return b, nil
+}
+
+// readUpTo reads at most max+1 bytes (one more than the cap, to detect a
+// body over it). With a known length the buffer is allocated once, at its
+// final size, instead of growing.
+func readUpTo(rd io.Reader, length, max int64) ([]byte, error) {
+	if length < 0 {
+		return io.ReadAll(io.LimitReader(rd, max+1))
+	}
+	buf := make([]byte, length, length+1)
+	n, err := io.ReadFull(rd, buf)
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF // shorter than its Content-Length
+	}
+	if err != nil {
+		return buf[:n], err
+	}
+	// A body longer than announced cannot happen with net/http's framing;
+	// read one more byte anyway so a lying reader is caught.
+	var one [1]byte
+	if m, _ := rd.Read(one[:]); m > 0 {
+		buf = append(buf, one[0])
+	}
+	return buf, nil
 }
 
 // Replay makes r's body the bytes b, readable again for retries, keeping

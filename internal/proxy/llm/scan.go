@@ -265,6 +265,13 @@ func (s *scanner) str() (raw []byte, escaped, ok bool) {
 	s.i++
 	start := s.i
 	for s.i < len(s.b) {
+		// Fast path: runs of plain ASCII.
+		for s.i < len(s.b) && plainASCII[s.b[s.i]] {
+			s.i++
+		}
+		if s.i >= len(s.b) {
+			break
+		}
 		c := s.b[s.i]
 		switch {
 		case c == '"':
@@ -304,6 +311,15 @@ func (s *scanner) str() (raw []byte, escaped, ok bool) {
 	}
 	return nil, false, false
 }
+
+// plainASCII marks the bytes a string literal may hold as they are: ASCII,
+// not a control character, quote or backslash.
+var plainASCII = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func isHex4(b []byte) bool {
 	for _, c := range b {

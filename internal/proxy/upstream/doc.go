@@ -9,10 +9,29 @@
 // used by every route and is not forgotten when the control plane pushes a new
 // version of the backend (design §4.4).
 //
-// Forwarding is built on httputil.ReverseProxy with Rewrite. There is one
-// shared ReverseProxy and Transport per protocol kind (HTTP/1.1 and h2c), and
-// one pair per backend that originates TLS, so keep-alive connections are
-// pooled across routes.
+// Forwarding has two paths. Plain HTTP/1.1 requests to cleartext HTTP/1.1
+// endpoints (the common case) take the fast path (fastpath.go): a pooled
+// keep-alive connection per endpoint is used on the handler's own goroutine,
+// the request head is written straight from the inbound request (hop-by-hop
+// fields and the client's X-Forwarded-* dropped, this hop's added, no
+// outbound header map), the response head is parsed into the client's
+// header map with two allocations, and the body is copied out of the
+// connection's read buffer, flushed only when the next upstream read would
+// block (so a small response leaves in one write with its head, and streams
+// such as SSE are not held back). There is no per-connection read or write
+// goroutine, so no hand-offs between goroutines per request. Bodies up to
+// 32 KiB are read before sending, so an idempotent request that meets a
+// connection the upstream closed while idle is sent again on a new one;
+// idle connections are checked with a non-blocking peek before a request
+// that cannot be repeated uses them.
+//
+// Everything else goes through httputil.ReverseProxy with Rewrite:
+// protocol upgrades (WebSocket), Expect: 100-continue, request trailers,
+// bodies of unknown length or over 32 KiB, h2c and TLS upstreams, and
+// mirrors. There is one shared ReverseProxy and Transport per protocol kind
+// (HTTP/1.1 and h2c), and one pair per backend that originates TLS, so
+// keep-alive connections are pooled across routes. Options.ReverseProxyOnly
+// sends every request this way.
 //
 // Load balancing is power of two choices on outstanding requests: two
 // distinct endpoints are drawn at random and the one with fewer requests in
@@ -33,5 +52,11 @@
 //
 // Status codes follow the Gateway API: 500 for an unknown backend or port,
 // 503 for a port without endpoints, 502 for connect and transport failures,
-// 504 when Target.Timeout expires before the response completes.
+// 504 when Target.Timeout expires before the response completes (or the
+// request's own deadline, the route timeout, passes: "request timeout").
+// On the fast path a response head the upstream gets wrong (obsolete line
+// folding, conflicting lengths, an unknown transfer coding, an unasked
+// upgrade) is a 502, and a client whose request body cannot be read gets
+// 400. A body that breaks off after the head was sent aborts the client's
+// response (http.ErrAbortHandler), as ReverseProxy does.
 package upstream

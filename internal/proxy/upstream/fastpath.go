@@ -35,7 +35,7 @@ const maxInformational = 5
 
 // fastEligible reports whether req can take the fast path.
 func fastEligible(req *http.Request) bool {
-	if req.ContentLength < 0 || req.ContentLength > maxFastBody || req.Trailer != nil ||
+	if req.ContentLength < 0 || req.ContentLength > maxFastBody || req.ContentLength > 0 && req.Body == nil || req.Trailer != nil ||
 		req.Method == http.MethodConnect || req.URL.Opaque != "" {
 		return false
 	}
@@ -131,7 +131,10 @@ func (x *h1Exchange) roundTrip() error {
 // early (by an expired deadline) when the client goes away.
 func (x *h1Exchange) attach(c *h1Conn) {
 	x.c = c
-	_ = c.nc.SetDeadline(x.deadline)
+	if !x.deadline.IsZero() || c.hasDeadline {
+		_ = c.nc.SetDeadline(x.deadline)
+		c.hasDeadline = !x.deadline.IsZero()
+	}
 	if ctx := x.req.Context(); ctx.Done() != nil {
 		x.stopWatch = context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(aLongTimeAgo) })
 	}

@@ -83,7 +83,9 @@ func (u *rawUpstream) serve(c net.Conn) {
 	}
 }
 
-func (u *rawUpstream) endpoint(t testing.TB) ir.Endpoint { return endpointOf(t, u.ln.Addr().String(), true) }
+func (u *rawUpstream) endpoint(t testing.TB) ir.Endpoint {
+	return endpointOf(t, u.ln.Addr().String(), true)
+}
 
 // rawFrontend forwards to a raw upstream through a real server.
 func rawFrontend(t *testing.T, u *rawUpstream, tgt Target) (*Registry, string) {

@@ -175,22 +175,22 @@ func (x *h1Exchange) copyChunked() error {
 func (x *h1Exchange) copyUntilEOF() error { return x.copyStream(x.c.br, false) }
 
 // copyStream copies src to the client until it ends; with framed, an end
-// of the connection before src's own end is an error.
+// of the connection before src's own end is an error. A body without a
+// length is usually a stream (SSE, long polling): every piece is flushed as
+// it arrives, as ReverseProxy does for such bodies.
 func (x *h1Exchange) copyStream(src io.Reader, framed bool) error {
 	bufp := sharedBufferPool.p.Get().(*[]byte)
 	defer sharedBufferPool.p.Put(bufp)
 	buf := *bufp
-	var pending bool
 	for {
-		if err := x.flushBeforeWait(&pending); err != nil {
-			return clientSide(err)
-		}
 		nr, err := src.Read(buf)
 		if nr > 0 {
 			if _, werr := x.w.Write(buf[:nr]); werr != nil {
 				return clientSide(werr)
 			}
-			pending = true
+			if ferr := flush(x.w); ferr != nil {
+				return clientSide(ferr)
+			}
 		}
 		switch {
 		case err == io.EOF:

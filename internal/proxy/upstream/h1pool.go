@@ -17,6 +17,9 @@ type h1Conn struct {
 	bw        *bufio.Writer
 	head      respHead // reused for every response on this connection
 	idleSince time.Time
+	// hasDeadline: a deadline is set on nc (skipping the call to clear
+	// one that is not there saves a timer update per request).
+	hasDeadline bool
 }
 
 const (

@@ -17,6 +17,8 @@
 // on the decoded object):
 //
 //	GatewayClass, Gateway, HTTPRoute, ReferenceGrant  gateway.networking.k8s.io/v1 (or v1beta1)
+//	TLSRoute, TCPRoute                               gateway.networking.k8s.io/v1 (or v1alpha2)
+//	GRPCRoute, BackendTLSPolicy                      gateway.networking.k8s.io/v1
 //	Service, Secret, ConfigMap, Namespace            v1
 //	EndpointSlice                                    discovery.k8s.io/v1
 //	StaticBackend                                    gatehouse.dev/v1alpha1

@@ -25,6 +25,9 @@ func (s *Source) WaitSecretsSynced(ctx context.Context) error {
 	for _, inf := range s.secrets {
 		synced = append(synced, inf.synced)
 	}
+	for _, inf := range s.namedSecrets {
+		synced = append(synced, inf.synced)
+	}
 	s.secretsMu.Unlock()
 	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return ctx.Err()
@@ -76,5 +79,9 @@ func (s *Source) stopAllSecrets() {
 	for ns, inf := range s.secrets {
 		inf.cancel()
 		delete(s.secrets, ns)
+	}
+	for key, inf := range s.namedSecrets {
+		inf.cancel()
+		delete(s.namedSecrets, key)
 	}
 }

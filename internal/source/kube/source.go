@@ -64,6 +64,9 @@ type Source struct {
 
 	secretsMu sync.Mutex
 	secrets   map[string]*nsInformer // namespace -> running TLS Secret informer
+	// namedSecrets are single-Secret informers ("namespace/name"), see
+	// WatchNamedSecrets.
+	namedSecrets map[string]*nsInformer
 }
 
 // New creates the clients for cfg. Nothing runs until Run.

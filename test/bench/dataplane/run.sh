@@ -24,7 +24,9 @@
 #   ROUNDS=3          interleaved rounds
 #   PROXIES="gatehouse nginx haproxy caddy traefik"   (direct is always run)
 #   SCENARIOS="h1-c1 h1-c64 h1-c256 post2k-c64 tls-h1-c64 h2-tls-c16x10"
-#   OUT=test/bench/dataplane/results/<UTC stamp>     raw results and logs
+#   OUT=test/bench/dataplane/results/<UTC stamp>     results.tsv (one row per
+#                     cell and round), summary.md, raw/ (load generator
+#                     output), proxy logs
 #   GATEHOUSE_CACHE=~/.cache/gatehouse  TRAEFIK_VERSION=v3.6.12
 #   PROXY_CPU=0 LOAD_CPU=1
 #   GATEHOUSE_BIN=path   use this gatehouse binary instead of building one
@@ -235,7 +237,7 @@ load() {
 
 # --- main ------------------------------------------------------------------
 
-mkdir -p "$OUT"
+mkdir -p "$OUT/raw"
 ensure_packages
 work=$(mktemp -d /tmp/gatehouse-dataplane.XXXXXX)
 trap 'cleanup; rm -rf "$work"' EXIT
@@ -296,7 +298,7 @@ for round in $(seq "$ROUNDS"); do
 			fi
 		fi
 		for sc in $SCENARIOS; do
-			raw=$OUT/raw-r$round-$sc-$proxy.txt
+			raw=$OUT/raw/r$round-$sc-$proxy.txt
 			load "$sc" "$hp" "$tp" 1 "$raw.warmup" >/dev/null || true
 			rm -f "$raw.warmup"
 			before=0

@@ -110,9 +110,11 @@ type Listener struct {
 	Protocol     string                 `protobuf:"bytes,5,opt,name=protocol,proto3" json:"protocol,omitempty"`
 	Certificates []string               `protobuf:"bytes,6,rep,name=certificates,proto3" json:"certificates,omitempty"`
 	// tls_mode is Passthrough or Terminate for TLS listeners, empty otherwise.
-	TlsMode       string `protobuf:"bytes,7,opt,name=tls_mode,json=tlsMode,proto3" json:"tls_mode,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	TlsMode string `protobuf:"bytes,7,opt,name=tls_mode,json=tlsMode,proto3" json:"tls_mode,omitempty"`
+	// client_validation is frontend certificate validation (ir.ClientValidation).
+	ClientValidation *ClientValidation `protobuf:"bytes,8,opt,name=client_validation,json=clientValidation,proto3" json:"client_validation,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Listener) Reset() {
@@ -194,6 +196,66 @@ func (x *Listener) GetTlsMode() string {
 	return ""
 }
 
+func (x *Listener) GetClientValidation() *ClientValidation {
+	if x != nil {
+		return x.ClientValidation
+	}
+	return nil
+}
+
+// ClientValidation is frontend (client) certificate validation.
+type ClientValidation struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	CaCertPem        []byte                 `protobuf:"bytes,1,opt,name=ca_cert_pem,json=caCertPem,proto3" json:"ca_cert_pem,omitempty"`
+	InsecureFallback bool                   `protobuf:"varint,2,opt,name=insecure_fallback,json=insecureFallback,proto3" json:"insecure_fallback,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *ClientValidation) Reset() {
+	*x = ClientValidation{}
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClientValidation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClientValidation) ProtoMessage() {}
+
+func (x *ClientValidation) ProtoReflect() protoreflect.Message {
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClientValidation.ProtoReflect.Descriptor instead.
+func (*ClientValidation) Descriptor() ([]byte, []int) {
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ClientValidation) GetCaCertPem() []byte {
+	if x != nil {
+		return x.CaCertPem
+	}
+	return nil
+}
+
+func (x *ClientValidation) GetInsecureFallback() bool {
+	if x != nil {
+		return x.InsecureFallback
+	}
+	return false
+}
+
 // Certificate is a TLS chain and key (ir.Certificate).
 type Certificate struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -206,7 +268,7 @@ type Certificate struct {
 
 func (x *Certificate) Reset() {
 	*x = Certificate{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[2]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -218,7 +280,7 @@ func (x *Certificate) String() string {
 func (*Certificate) ProtoMessage() {}
 
 func (x *Certificate) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[2]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -231,7 +293,7 @@ func (x *Certificate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Certificate.ProtoReflect.Descriptor instead.
 func (*Certificate) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{2}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Certificate) GetName() string {
@@ -274,7 +336,7 @@ type Route struct {
 
 func (x *Route) Reset() {
 	*x = Route{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[3]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -286,7 +348,7 @@ func (x *Route) String() string {
 func (*Route) ProtoMessage() {}
 
 func (x *Route) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[3]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -299,7 +361,7 @@ func (x *Route) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Route.ProtoReflect.Descriptor instead.
 func (*Route) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{3}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Route) GetName() string {
@@ -383,7 +445,7 @@ type RouteParent struct {
 
 func (x *RouteParent) Reset() {
 	*x = RouteParent{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[4]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -395,7 +457,7 @@ func (x *RouteParent) String() string {
 func (*RouteParent) ProtoMessage() {}
 
 func (x *RouteParent) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[4]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -408,7 +470,7 @@ func (x *RouteParent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RouteParent.ProtoReflect.Descriptor instead.
 func (*RouteParent) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{4}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *RouteParent) GetListener() string {
@@ -438,7 +500,7 @@ type Match struct {
 
 func (x *Match) Reset() {
 	*x = Match{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[5]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -450,7 +512,7 @@ func (x *Match) String() string {
 func (*Match) ProtoMessage() {}
 
 func (x *Match) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[5]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -463,7 +525,7 @@ func (x *Match) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Match.ProtoReflect.Descriptor instead.
 func (*Match) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{5}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Match) GetPath() *PathMatch {
@@ -505,7 +567,7 @@ type PathMatch struct {
 
 func (x *PathMatch) Reset() {
 	*x = PathMatch{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[6]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -517,7 +579,7 @@ func (x *PathMatch) String() string {
 func (*PathMatch) ProtoMessage() {}
 
 func (x *PathMatch) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[6]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -530,7 +592,7 @@ func (x *PathMatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PathMatch.ProtoReflect.Descriptor instead.
 func (*PathMatch) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{6}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *PathMatch) GetType() string {
@@ -559,7 +621,7 @@ type ValueMatch struct {
 
 func (x *ValueMatch) Reset() {
 	*x = ValueMatch{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[7]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -571,7 +633,7 @@ func (x *ValueMatch) String() string {
 func (*ValueMatch) ProtoMessage() {}
 
 func (x *ValueMatch) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[7]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -584,7 +646,7 @@ func (x *ValueMatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValueMatch.ProtoReflect.Descriptor instead.
 func (*ValueMatch) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{7}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ValueMatch) GetName() string {
@@ -624,7 +686,7 @@ type Filter struct {
 
 func (x *Filter) Reset() {
 	*x = Filter{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[8]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -636,7 +698,7 @@ func (x *Filter) String() string {
 func (*Filter) ProtoMessage() {}
 
 func (x *Filter) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[8]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -649,7 +711,7 @@ func (x *Filter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Filter.ProtoReflect.Descriptor instead.
 func (*Filter) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{8}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Filter) GetType() string {
@@ -712,7 +774,7 @@ type Header struct {
 
 func (x *Header) Reset() {
 	*x = Header{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[9]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -724,7 +786,7 @@ func (x *Header) String() string {
 func (*Header) ProtoMessage() {}
 
 func (x *Header) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[9]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -737,7 +799,7 @@ func (x *Header) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Header.ProtoReflect.Descriptor instead.
 func (*Header) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{9}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Header) GetName() string {
@@ -766,7 +828,7 @@ type HeaderModifier struct {
 
 func (x *HeaderModifier) Reset() {
 	*x = HeaderModifier{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[10]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -778,7 +840,7 @@ func (x *HeaderModifier) String() string {
 func (*HeaderModifier) ProtoMessage() {}
 
 func (x *HeaderModifier) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[10]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -791,7 +853,7 @@ func (x *HeaderModifier) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeaderModifier.ProtoReflect.Descriptor instead.
 func (*HeaderModifier) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{10}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *HeaderModifier) GetSet() []*Header {
@@ -826,7 +888,7 @@ type PathModifier struct {
 
 func (x *PathModifier) Reset() {
 	*x = PathModifier{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[11]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -838,7 +900,7 @@ func (x *PathModifier) String() string {
 func (*PathModifier) ProtoMessage() {}
 
 func (x *PathModifier) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[11]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -851,7 +913,7 @@ func (x *PathModifier) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PathModifier.ProtoReflect.Descriptor instead.
 func (*PathModifier) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{11}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PathModifier) GetType() string {
@@ -882,7 +944,7 @@ type Redirect struct {
 
 func (x *Redirect) Reset() {
 	*x = Redirect{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[12]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -894,7 +956,7 @@ func (x *Redirect) String() string {
 func (*Redirect) ProtoMessage() {}
 
 func (x *Redirect) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[12]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -907,7 +969,7 @@ func (x *Redirect) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Redirect.ProtoReflect.Descriptor instead.
 func (*Redirect) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{12}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Redirect) GetScheme() string {
@@ -956,7 +1018,7 @@ type Rewrite struct {
 
 func (x *Rewrite) Reset() {
 	*x = Rewrite{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[13]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -968,7 +1030,7 @@ func (x *Rewrite) String() string {
 func (*Rewrite) ProtoMessage() {}
 
 func (x *Rewrite) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[13]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -981,7 +1043,7 @@ func (x *Rewrite) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rewrite.ProtoReflect.Descriptor instead.
 func (*Rewrite) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{13}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Rewrite) GetHostname() string {
@@ -1009,7 +1071,7 @@ type Mirror struct {
 
 func (x *Mirror) Reset() {
 	*x = Mirror{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[14]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1021,7 +1083,7 @@ func (x *Mirror) String() string {
 func (*Mirror) ProtoMessage() {}
 
 func (x *Mirror) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[14]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1034,7 +1096,7 @@ func (x *Mirror) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Mirror.ProtoReflect.Descriptor instead.
 func (*Mirror) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{14}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Mirror) GetBackend() *BackendRef {
@@ -1066,7 +1128,7 @@ type CORS struct {
 
 func (x *CORS) Reset() {
 	*x = CORS{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[15]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1078,7 +1140,7 @@ func (x *CORS) String() string {
 func (*CORS) ProtoMessage() {}
 
 func (x *CORS) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[15]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1091,7 +1153,7 @@ func (x *CORS) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CORS.ProtoReflect.Descriptor instead.
 func (*CORS) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{15}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CORS) GetAllowOrigins() []string {
@@ -1150,7 +1212,7 @@ type BackendRef struct {
 
 func (x *BackendRef) Reset() {
 	*x = BackendRef{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[16]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1162,7 +1224,7 @@ func (x *BackendRef) String() string {
 func (*BackendRef) ProtoMessage() {}
 
 func (x *BackendRef) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[16]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1175,7 +1237,7 @@ func (x *BackendRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackendRef.ProtoReflect.Descriptor instead.
 func (*BackendRef) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{16}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *BackendRef) GetBackend() string {
@@ -1224,7 +1286,7 @@ type Timeouts struct {
 
 func (x *Timeouts) Reset() {
 	*x = Timeouts{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[17]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1236,7 +1298,7 @@ func (x *Timeouts) String() string {
 func (*Timeouts) ProtoMessage() {}
 
 func (x *Timeouts) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[17]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1249,7 +1311,7 @@ func (x *Timeouts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Timeouts.ProtoReflect.Descriptor instead.
 func (*Timeouts) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{17}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Timeouts) GetRequest() *durationpb.Duration {
@@ -1279,7 +1341,7 @@ type Backend struct {
 
 func (x *Backend) Reset() {
 	*x = Backend{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[18]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1291,7 +1353,7 @@ func (x *Backend) String() string {
 func (*Backend) ProtoMessage() {}
 
 func (x *Backend) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[18]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1304,7 +1366,7 @@ func (x *Backend) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Backend.ProtoReflect.Descriptor instead.
 func (*Backend) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{18}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Backend) GetName() string {
@@ -1349,7 +1411,7 @@ type BackendLLM struct {
 
 func (x *BackendLLM) Reset() {
 	*x = BackendLLM{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[19]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1361,7 +1423,7 @@ func (x *BackendLLM) String() string {
 func (*BackendLLM) ProtoMessage() {}
 
 func (x *BackendLLM) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[19]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1374,7 +1436,7 @@ func (x *BackendLLM) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackendLLM.ProtoReflect.Descriptor instead.
 func (*BackendLLM) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{19}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *BackendLLM) GetHost() string {
@@ -1423,7 +1485,7 @@ type LLMModel struct {
 
 func (x *LLMModel) Reset() {
 	*x = LLMModel{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[20]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1435,7 +1497,7 @@ func (x *LLMModel) String() string {
 func (*LLMModel) ProtoMessage() {}
 
 func (x *LLMModel) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[20]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1448,7 +1510,7 @@ func (x *LLMModel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LLMModel.ProtoReflect.Descriptor instead.
 func (*LLMModel) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{20}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *LLMModel) GetName() string {
@@ -1477,7 +1539,7 @@ type BackendPort struct {
 
 func (x *BackendPort) Reset() {
 	*x = BackendPort{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[21]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1489,7 +1551,7 @@ func (x *BackendPort) String() string {
 func (*BackendPort) ProtoMessage() {}
 
 func (x *BackendPort) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[21]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1502,7 +1564,7 @@ func (x *BackendPort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackendPort.ProtoReflect.Descriptor instead.
 func (*BackendPort) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{21}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *BackendPort) GetPort() int32 {
@@ -1538,7 +1600,7 @@ type Endpoint struct {
 
 func (x *Endpoint) Reset() {
 	*x = Endpoint{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[22]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1550,7 +1612,7 @@ func (x *Endpoint) String() string {
 func (*Endpoint) ProtoMessage() {}
 
 func (x *Endpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[22]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1563,7 +1625,7 @@ func (x *Endpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Endpoint.ProtoReflect.Descriptor instead.
 func (*Endpoint) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{22}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Endpoint) GetAddress() string {
@@ -1603,7 +1665,7 @@ type UpstreamTLS struct {
 
 func (x *UpstreamTLS) Reset() {
 	*x = UpstreamTLS{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[23]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1615,7 +1677,7 @@ func (x *UpstreamTLS) String() string {
 func (*UpstreamTLS) ProtoMessage() {}
 
 func (x *UpstreamTLS) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[23]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1628,7 +1690,7 @@ func (x *UpstreamTLS) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpstreamTLS.ProtoReflect.Descriptor instead.
 func (*UpstreamTLS) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{23}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *UpstreamTLS) GetServerName() string {
@@ -1691,7 +1753,7 @@ type SubjectAltName struct {
 
 func (x *SubjectAltName) Reset() {
 	*x = SubjectAltName{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[24]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1703,7 +1765,7 @@ func (x *SubjectAltName) String() string {
 func (*SubjectAltName) ProtoMessage() {}
 
 func (x *SubjectAltName) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[24]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1716,7 +1778,7 @@ func (x *SubjectAltName) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubjectAltName.ProtoReflect.Descriptor instead.
 func (*SubjectAltName) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{24}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SubjectAltName) GetType() string {
@@ -1749,7 +1811,7 @@ type Rejection struct {
 
 func (x *Rejection) Reset() {
 	*x = Rejection{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[25]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1761,7 +1823,7 @@ func (x *Rejection) String() string {
 func (*Rejection) ProtoMessage() {}
 
 func (x *Rejection) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[25]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1774,7 +1836,7 @@ func (x *Rejection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rejection.ProtoReflect.Descriptor instead.
 func (*Rejection) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{25}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Rejection) GetKind() string {
@@ -1818,7 +1880,7 @@ type Policy struct {
 
 func (x *Policy) Reset() {
 	*x = Policy{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[26]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1830,7 +1892,7 @@ func (x *Policy) String() string {
 func (*Policy) ProtoMessage() {}
 
 func (x *Policy) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[26]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1843,7 +1905,7 @@ func (x *Policy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Policy.ProtoReflect.Descriptor instead.
 func (*Policy) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{26}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Policy) GetName() string {
@@ -1935,7 +1997,7 @@ type PreRoutingBody struct {
 
 func (x *PreRoutingBody) Reset() {
 	*x = PreRoutingBody{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[27]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1947,7 +2009,7 @@ func (x *PreRoutingBody) String() string {
 func (*PreRoutingBody) ProtoMessage() {}
 
 func (x *PreRoutingBody) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[27]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1960,7 +2022,7 @@ func (x *PreRoutingBody) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreRoutingBody.ProtoReflect.Descriptor instead.
 func (*PreRoutingBody) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{27}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PreRoutingBody) GetModelHeader() string {
@@ -1995,7 +2057,7 @@ type PolicyAccessLog struct {
 
 func (x *PolicyAccessLog) Reset() {
 	*x = PolicyAccessLog{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[28]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2007,7 +2069,7 @@ func (x *PolicyAccessLog) String() string {
 func (*PolicyAccessLog) ProtoMessage() {}
 
 func (x *PolicyAccessLog) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[28]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2020,7 +2082,7 @@ func (x *PolicyAccessLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyAccessLog.ProtoReflect.Descriptor instead.
 func (*PolicyAccessLog) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{28}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PolicyAccessLog) GetFields() []*CELHeader {
@@ -2052,7 +2114,7 @@ type PolicyJWT struct {
 
 func (x *PolicyJWT) Reset() {
 	*x = PolicyJWT{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[29]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2064,7 +2126,7 @@ func (x *PolicyJWT) String() string {
 func (*PolicyJWT) ProtoMessage() {}
 
 func (x *PolicyJWT) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[29]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2077,7 +2139,7 @@ func (x *PolicyJWT) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyJWT.ProtoReflect.Descriptor instead.
 func (*PolicyJWT) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{29}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *PolicyJWT) GetIssuer() string {
@@ -2133,7 +2195,7 @@ type PolicyTarget struct {
 
 func (x *PolicyTarget) Reset() {
 	*x = PolicyTarget{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[30]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2145,7 +2207,7 @@ func (x *PolicyTarget) String() string {
 func (*PolicyTarget) ProtoMessage() {}
 
 func (x *PolicyTarget) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[30]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2158,7 +2220,7 @@ func (x *PolicyTarget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyTarget.ProtoReflect.Descriptor instead.
 func (*PolicyTarget) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{30}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *PolicyTarget) GetKind() string {
@@ -2190,7 +2252,7 @@ type PolicyAuthorization struct {
 
 func (x *PolicyAuthorization) Reset() {
 	*x = PolicyAuthorization{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[31]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2202,7 +2264,7 @@ func (x *PolicyAuthorization) String() string {
 func (*PolicyAuthorization) ProtoMessage() {}
 
 func (x *PolicyAuthorization) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[31]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2215,7 +2277,7 @@ func (x *PolicyAuthorization) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyAuthorization.ProtoReflect.Descriptor instead.
 func (*PolicyAuthorization) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{31}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PolicyAuthorization) GetAllow() []string {
@@ -2273,7 +2335,7 @@ type CELTransform struct {
 
 func (x *CELTransform) Reset() {
 	*x = CELTransform{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[32]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2285,7 +2347,7 @@ func (x *CELTransform) String() string {
 func (*CELTransform) ProtoMessage() {}
 
 func (x *CELTransform) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[32]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2298,7 +2360,7 @@ func (x *CELTransform) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CELTransform.ProtoReflect.Descriptor instead.
 func (*CELTransform) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{32}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *CELTransform) GetSet() []*CELHeader {
@@ -2340,7 +2402,7 @@ type CELHeader struct {
 
 func (x *CELHeader) Reset() {
 	*x = CELHeader{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[33]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2352,7 +2414,7 @@ func (x *CELHeader) String() string {
 func (*CELHeader) ProtoMessage() {}
 
 func (x *CELHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[33]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2365,7 +2427,7 @@ func (x *CELHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CELHeader.ProtoReflect.Descriptor instead.
 func (*CELHeader) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{33}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CELHeader) GetName() string {
@@ -2395,7 +2457,7 @@ type L4Route struct {
 
 func (x *L4Route) Reset() {
 	*x = L4Route{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[34]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2407,7 +2469,7 @@ func (x *L4Route) String() string {
 func (*L4Route) ProtoMessage() {}
 
 func (x *L4Route) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[34]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2420,7 +2482,7 @@ func (x *L4Route) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use L4Route.ProtoReflect.Descriptor instead.
 func (*L4Route) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{34}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *L4Route) GetName() string {
@@ -2460,7 +2522,7 @@ const file_gatehouse_ir_v1_ir_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x12\n" +
 	"\x04port\x18\x03 \x01(\x05R\x04port\x12\x1a\n" +
-	"\bprotocol\x18\x04 \x01(\tR\bprotocol\"\xc3\x01\n" +
+	"\bprotocol\x18\x04 \x01(\tR\bprotocol\"\x93\x02\n" +
 	"\bListener\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\agateway\x18\x02 \x01(\tR\agateway\x12\x12\n" +
@@ -2468,7 +2530,11 @@ const file_gatehouse_ir_v1_ir_proto_rawDesc = "" +
 	"\bhostname\x18\x04 \x01(\tR\bhostname\x12\x1a\n" +
 	"\bprotocol\x18\x05 \x01(\tR\bprotocol\x12\"\n" +
 	"\fcertificates\x18\x06 \x03(\tR\fcertificates\x12\x19\n" +
-	"\btls_mode\x18\a \x01(\tR\atlsMode\"U\n" +
+	"\btls_mode\x18\a \x01(\tR\atlsMode\x12N\n" +
+	"\x11client_validation\x18\b \x01(\v2!.gatehouse.ir.v1.ClientValidationR\x10clientValidation\"_\n" +
+	"\x10ClientValidation\x12\x1e\n" +
+	"\vca_cert_pem\x18\x01 \x01(\fR\tcaCertPem\x12+\n" +
+	"\x11insecure_fallback\x18\x02 \x01(\bR\x10insecureFallback\"U\n" +
 	"\vCertificate\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x19\n" +
 	"\bcert_pem\x18\x02 \x01(\fR\acertPem\x12\x17\n" +
@@ -2659,96 +2725,98 @@ func file_gatehouse_ir_v1_ir_proto_rawDescGZIP() []byte {
 	return file_gatehouse_ir_v1_ir_proto_rawDescData
 }
 
-var file_gatehouse_ir_v1_ir_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_gatehouse_ir_v1_ir_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_gatehouse_ir_v1_ir_proto_goTypes = []any{
 	(*Bind)(nil),                  // 0: gatehouse.ir.v1.Bind
 	(*Listener)(nil),              // 1: gatehouse.ir.v1.Listener
-	(*Certificate)(nil),           // 2: gatehouse.ir.v1.Certificate
-	(*Route)(nil),                 // 3: gatehouse.ir.v1.Route
-	(*RouteParent)(nil),           // 4: gatehouse.ir.v1.RouteParent
-	(*Match)(nil),                 // 5: gatehouse.ir.v1.Match
-	(*PathMatch)(nil),             // 6: gatehouse.ir.v1.PathMatch
-	(*ValueMatch)(nil),            // 7: gatehouse.ir.v1.ValueMatch
-	(*Filter)(nil),                // 8: gatehouse.ir.v1.Filter
-	(*Header)(nil),                // 9: gatehouse.ir.v1.Header
-	(*HeaderModifier)(nil),        // 10: gatehouse.ir.v1.HeaderModifier
-	(*PathModifier)(nil),          // 11: gatehouse.ir.v1.PathModifier
-	(*Redirect)(nil),              // 12: gatehouse.ir.v1.Redirect
-	(*Rewrite)(nil),               // 13: gatehouse.ir.v1.Rewrite
-	(*Mirror)(nil),                // 14: gatehouse.ir.v1.Mirror
-	(*CORS)(nil),                  // 15: gatehouse.ir.v1.CORS
-	(*BackendRef)(nil),            // 16: gatehouse.ir.v1.BackendRef
-	(*Timeouts)(nil),              // 17: gatehouse.ir.v1.Timeouts
-	(*Backend)(nil),               // 18: gatehouse.ir.v1.Backend
-	(*BackendLLM)(nil),            // 19: gatehouse.ir.v1.BackendLLM
-	(*LLMModel)(nil),              // 20: gatehouse.ir.v1.LLMModel
-	(*BackendPort)(nil),           // 21: gatehouse.ir.v1.BackendPort
-	(*Endpoint)(nil),              // 22: gatehouse.ir.v1.Endpoint
-	(*UpstreamTLS)(nil),           // 23: gatehouse.ir.v1.UpstreamTLS
-	(*SubjectAltName)(nil),        // 24: gatehouse.ir.v1.SubjectAltName
-	(*Rejection)(nil),             // 25: gatehouse.ir.v1.Rejection
-	(*Policy)(nil),                // 26: gatehouse.ir.v1.Policy
-	(*PreRoutingBody)(nil),        // 27: gatehouse.ir.v1.PreRoutingBody
-	(*PolicyAccessLog)(nil),       // 28: gatehouse.ir.v1.PolicyAccessLog
-	(*PolicyJWT)(nil),             // 29: gatehouse.ir.v1.PolicyJWT
-	(*PolicyTarget)(nil),          // 30: gatehouse.ir.v1.PolicyTarget
-	(*PolicyAuthorization)(nil),   // 31: gatehouse.ir.v1.PolicyAuthorization
-	(*CELTransform)(nil),          // 32: gatehouse.ir.v1.CELTransform
-	(*CELHeader)(nil),             // 33: gatehouse.ir.v1.CELHeader
-	(*L4Route)(nil),               // 34: gatehouse.ir.v1.L4Route
-	(*timestamppb.Timestamp)(nil), // 35: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 36: google.protobuf.Duration
+	(*ClientValidation)(nil),      // 2: gatehouse.ir.v1.ClientValidation
+	(*Certificate)(nil),           // 3: gatehouse.ir.v1.Certificate
+	(*Route)(nil),                 // 4: gatehouse.ir.v1.Route
+	(*RouteParent)(nil),           // 5: gatehouse.ir.v1.RouteParent
+	(*Match)(nil),                 // 6: gatehouse.ir.v1.Match
+	(*PathMatch)(nil),             // 7: gatehouse.ir.v1.PathMatch
+	(*ValueMatch)(nil),            // 8: gatehouse.ir.v1.ValueMatch
+	(*Filter)(nil),                // 9: gatehouse.ir.v1.Filter
+	(*Header)(nil),                // 10: gatehouse.ir.v1.Header
+	(*HeaderModifier)(nil),        // 11: gatehouse.ir.v1.HeaderModifier
+	(*PathModifier)(nil),          // 12: gatehouse.ir.v1.PathModifier
+	(*Redirect)(nil),              // 13: gatehouse.ir.v1.Redirect
+	(*Rewrite)(nil),               // 14: gatehouse.ir.v1.Rewrite
+	(*Mirror)(nil),                // 15: gatehouse.ir.v1.Mirror
+	(*CORS)(nil),                  // 16: gatehouse.ir.v1.CORS
+	(*BackendRef)(nil),            // 17: gatehouse.ir.v1.BackendRef
+	(*Timeouts)(nil),              // 18: gatehouse.ir.v1.Timeouts
+	(*Backend)(nil),               // 19: gatehouse.ir.v1.Backend
+	(*BackendLLM)(nil),            // 20: gatehouse.ir.v1.BackendLLM
+	(*LLMModel)(nil),              // 21: gatehouse.ir.v1.LLMModel
+	(*BackendPort)(nil),           // 22: gatehouse.ir.v1.BackendPort
+	(*Endpoint)(nil),              // 23: gatehouse.ir.v1.Endpoint
+	(*UpstreamTLS)(nil),           // 24: gatehouse.ir.v1.UpstreamTLS
+	(*SubjectAltName)(nil),        // 25: gatehouse.ir.v1.SubjectAltName
+	(*Rejection)(nil),             // 26: gatehouse.ir.v1.Rejection
+	(*Policy)(nil),                // 27: gatehouse.ir.v1.Policy
+	(*PreRoutingBody)(nil),        // 28: gatehouse.ir.v1.PreRoutingBody
+	(*PolicyAccessLog)(nil),       // 29: gatehouse.ir.v1.PolicyAccessLog
+	(*PolicyJWT)(nil),             // 30: gatehouse.ir.v1.PolicyJWT
+	(*PolicyTarget)(nil),          // 31: gatehouse.ir.v1.PolicyTarget
+	(*PolicyAuthorization)(nil),   // 32: gatehouse.ir.v1.PolicyAuthorization
+	(*CELTransform)(nil),          // 33: gatehouse.ir.v1.CELTransform
+	(*CELHeader)(nil),             // 34: gatehouse.ir.v1.CELHeader
+	(*L4Route)(nil),               // 35: gatehouse.ir.v1.L4Route
+	(*timestamppb.Timestamp)(nil), // 36: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 37: google.protobuf.Duration
 }
 var file_gatehouse_ir_v1_ir_proto_depIdxs = []int32{
-	35, // 0: gatehouse.ir.v1.Route.created:type_name -> google.protobuf.Timestamp
-	4,  // 1: gatehouse.ir.v1.Route.parents:type_name -> gatehouse.ir.v1.RouteParent
-	5,  // 2: gatehouse.ir.v1.Route.matches:type_name -> gatehouse.ir.v1.Match
-	8,  // 3: gatehouse.ir.v1.Route.filters:type_name -> gatehouse.ir.v1.Filter
-	16, // 4: gatehouse.ir.v1.Route.backends:type_name -> gatehouse.ir.v1.BackendRef
-	17, // 5: gatehouse.ir.v1.Route.timeouts:type_name -> gatehouse.ir.v1.Timeouts
-	6,  // 6: gatehouse.ir.v1.Match.path:type_name -> gatehouse.ir.v1.PathMatch
-	7,  // 7: gatehouse.ir.v1.Match.headers:type_name -> gatehouse.ir.v1.ValueMatch
-	7,  // 8: gatehouse.ir.v1.Match.query_params:type_name -> gatehouse.ir.v1.ValueMatch
-	10, // 9: gatehouse.ir.v1.Filter.request_headers:type_name -> gatehouse.ir.v1.HeaderModifier
-	10, // 10: gatehouse.ir.v1.Filter.response_headers:type_name -> gatehouse.ir.v1.HeaderModifier
-	12, // 11: gatehouse.ir.v1.Filter.redirect:type_name -> gatehouse.ir.v1.Redirect
-	13, // 12: gatehouse.ir.v1.Filter.rewrite:type_name -> gatehouse.ir.v1.Rewrite
-	14, // 13: gatehouse.ir.v1.Filter.mirror:type_name -> gatehouse.ir.v1.Mirror
-	15, // 14: gatehouse.ir.v1.Filter.cors:type_name -> gatehouse.ir.v1.CORS
-	9,  // 15: gatehouse.ir.v1.HeaderModifier.set:type_name -> gatehouse.ir.v1.Header
-	9,  // 16: gatehouse.ir.v1.HeaderModifier.add:type_name -> gatehouse.ir.v1.Header
-	11, // 17: gatehouse.ir.v1.Redirect.path:type_name -> gatehouse.ir.v1.PathModifier
-	11, // 18: gatehouse.ir.v1.Rewrite.path:type_name -> gatehouse.ir.v1.PathModifier
-	16, // 19: gatehouse.ir.v1.Mirror.backend:type_name -> gatehouse.ir.v1.BackendRef
-	8,  // 20: gatehouse.ir.v1.BackendRef.filters:type_name -> gatehouse.ir.v1.Filter
-	36, // 21: gatehouse.ir.v1.Timeouts.request:type_name -> google.protobuf.Duration
-	36, // 22: gatehouse.ir.v1.Timeouts.backend_request:type_name -> google.protobuf.Duration
-	21, // 23: gatehouse.ir.v1.Backend.ports:type_name -> gatehouse.ir.v1.BackendPort
-	23, // 24: gatehouse.ir.v1.Backend.tls:type_name -> gatehouse.ir.v1.UpstreamTLS
-	19, // 25: gatehouse.ir.v1.Backend.llm:type_name -> gatehouse.ir.v1.BackendLLM
-	20, // 26: gatehouse.ir.v1.BackendLLM.models:type_name -> gatehouse.ir.v1.LLMModel
-	22, // 27: gatehouse.ir.v1.BackendPort.endpoints:type_name -> gatehouse.ir.v1.Endpoint
-	24, // 28: gatehouse.ir.v1.UpstreamTLS.subject_alt_names:type_name -> gatehouse.ir.v1.SubjectAltName
-	35, // 29: gatehouse.ir.v1.Policy.created:type_name -> google.protobuf.Timestamp
-	30, // 30: gatehouse.ir.v1.Policy.targets:type_name -> gatehouse.ir.v1.PolicyTarget
-	31, // 31: gatehouse.ir.v1.Policy.authorization:type_name -> gatehouse.ir.v1.PolicyAuthorization
-	32, // 32: gatehouse.ir.v1.Policy.request_headers:type_name -> gatehouse.ir.v1.CELTransform
-	32, // 33: gatehouse.ir.v1.Policy.response_headers:type_name -> gatehouse.ir.v1.CELTransform
-	33, // 34: gatehouse.ir.v1.Policy.pre_routing:type_name -> gatehouse.ir.v1.CELHeader
-	29, // 35: gatehouse.ir.v1.Policy.jwt:type_name -> gatehouse.ir.v1.PolicyJWT
-	28, // 36: gatehouse.ir.v1.Policy.access_log:type_name -> gatehouse.ir.v1.PolicyAccessLog
-	27, // 37: gatehouse.ir.v1.Policy.pre_routing_body:type_name -> gatehouse.ir.v1.PreRoutingBody
-	33, // 38: gatehouse.ir.v1.PolicyAccessLog.fields:type_name -> gatehouse.ir.v1.CELHeader
-	33, // 39: gatehouse.ir.v1.CELTransform.set:type_name -> gatehouse.ir.v1.CELHeader
-	33, // 40: gatehouse.ir.v1.CELTransform.add:type_name -> gatehouse.ir.v1.CELHeader
-	35, // 41: gatehouse.ir.v1.L4Route.created:type_name -> google.protobuf.Timestamp
-	4,  // 42: gatehouse.ir.v1.L4Route.parents:type_name -> gatehouse.ir.v1.RouteParent
-	16, // 43: gatehouse.ir.v1.L4Route.backends:type_name -> gatehouse.ir.v1.BackendRef
-	44, // [44:44] is the sub-list for method output_type
-	44, // [44:44] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	2,  // 0: gatehouse.ir.v1.Listener.client_validation:type_name -> gatehouse.ir.v1.ClientValidation
+	36, // 1: gatehouse.ir.v1.Route.created:type_name -> google.protobuf.Timestamp
+	5,  // 2: gatehouse.ir.v1.Route.parents:type_name -> gatehouse.ir.v1.RouteParent
+	6,  // 3: gatehouse.ir.v1.Route.matches:type_name -> gatehouse.ir.v1.Match
+	9,  // 4: gatehouse.ir.v1.Route.filters:type_name -> gatehouse.ir.v1.Filter
+	17, // 5: gatehouse.ir.v1.Route.backends:type_name -> gatehouse.ir.v1.BackendRef
+	18, // 6: gatehouse.ir.v1.Route.timeouts:type_name -> gatehouse.ir.v1.Timeouts
+	7,  // 7: gatehouse.ir.v1.Match.path:type_name -> gatehouse.ir.v1.PathMatch
+	8,  // 8: gatehouse.ir.v1.Match.headers:type_name -> gatehouse.ir.v1.ValueMatch
+	8,  // 9: gatehouse.ir.v1.Match.query_params:type_name -> gatehouse.ir.v1.ValueMatch
+	11, // 10: gatehouse.ir.v1.Filter.request_headers:type_name -> gatehouse.ir.v1.HeaderModifier
+	11, // 11: gatehouse.ir.v1.Filter.response_headers:type_name -> gatehouse.ir.v1.HeaderModifier
+	13, // 12: gatehouse.ir.v1.Filter.redirect:type_name -> gatehouse.ir.v1.Redirect
+	14, // 13: gatehouse.ir.v1.Filter.rewrite:type_name -> gatehouse.ir.v1.Rewrite
+	15, // 14: gatehouse.ir.v1.Filter.mirror:type_name -> gatehouse.ir.v1.Mirror
+	16, // 15: gatehouse.ir.v1.Filter.cors:type_name -> gatehouse.ir.v1.CORS
+	10, // 16: gatehouse.ir.v1.HeaderModifier.set:type_name -> gatehouse.ir.v1.Header
+	10, // 17: gatehouse.ir.v1.HeaderModifier.add:type_name -> gatehouse.ir.v1.Header
+	12, // 18: gatehouse.ir.v1.Redirect.path:type_name -> gatehouse.ir.v1.PathModifier
+	12, // 19: gatehouse.ir.v1.Rewrite.path:type_name -> gatehouse.ir.v1.PathModifier
+	17, // 20: gatehouse.ir.v1.Mirror.backend:type_name -> gatehouse.ir.v1.BackendRef
+	9,  // 21: gatehouse.ir.v1.BackendRef.filters:type_name -> gatehouse.ir.v1.Filter
+	37, // 22: gatehouse.ir.v1.Timeouts.request:type_name -> google.protobuf.Duration
+	37, // 23: gatehouse.ir.v1.Timeouts.backend_request:type_name -> google.protobuf.Duration
+	22, // 24: gatehouse.ir.v1.Backend.ports:type_name -> gatehouse.ir.v1.BackendPort
+	24, // 25: gatehouse.ir.v1.Backend.tls:type_name -> gatehouse.ir.v1.UpstreamTLS
+	20, // 26: gatehouse.ir.v1.Backend.llm:type_name -> gatehouse.ir.v1.BackendLLM
+	21, // 27: gatehouse.ir.v1.BackendLLM.models:type_name -> gatehouse.ir.v1.LLMModel
+	23, // 28: gatehouse.ir.v1.BackendPort.endpoints:type_name -> gatehouse.ir.v1.Endpoint
+	25, // 29: gatehouse.ir.v1.UpstreamTLS.subject_alt_names:type_name -> gatehouse.ir.v1.SubjectAltName
+	36, // 30: gatehouse.ir.v1.Policy.created:type_name -> google.protobuf.Timestamp
+	31, // 31: gatehouse.ir.v1.Policy.targets:type_name -> gatehouse.ir.v1.PolicyTarget
+	32, // 32: gatehouse.ir.v1.Policy.authorization:type_name -> gatehouse.ir.v1.PolicyAuthorization
+	33, // 33: gatehouse.ir.v1.Policy.request_headers:type_name -> gatehouse.ir.v1.CELTransform
+	33, // 34: gatehouse.ir.v1.Policy.response_headers:type_name -> gatehouse.ir.v1.CELTransform
+	34, // 35: gatehouse.ir.v1.Policy.pre_routing:type_name -> gatehouse.ir.v1.CELHeader
+	30, // 36: gatehouse.ir.v1.Policy.jwt:type_name -> gatehouse.ir.v1.PolicyJWT
+	29, // 37: gatehouse.ir.v1.Policy.access_log:type_name -> gatehouse.ir.v1.PolicyAccessLog
+	28, // 38: gatehouse.ir.v1.Policy.pre_routing_body:type_name -> gatehouse.ir.v1.PreRoutingBody
+	34, // 39: gatehouse.ir.v1.PolicyAccessLog.fields:type_name -> gatehouse.ir.v1.CELHeader
+	34, // 40: gatehouse.ir.v1.CELTransform.set:type_name -> gatehouse.ir.v1.CELHeader
+	34, // 41: gatehouse.ir.v1.CELTransform.add:type_name -> gatehouse.ir.v1.CELHeader
+	36, // 42: gatehouse.ir.v1.L4Route.created:type_name -> google.protobuf.Timestamp
+	5,  // 43: gatehouse.ir.v1.L4Route.parents:type_name -> gatehouse.ir.v1.RouteParent
+	17, // 44: gatehouse.ir.v1.L4Route.backends:type_name -> gatehouse.ir.v1.BackendRef
+	45, // [45:45] is the sub-list for method output_type
+	45, // [45:45] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_gatehouse_ir_v1_ir_proto_init() }
@@ -2756,14 +2824,14 @@ func file_gatehouse_ir_v1_ir_proto_init() {
 	if File_gatehouse_ir_v1_ir_proto != nil {
 		return
 	}
-	file_gatehouse_ir_v1_ir_proto_msgTypes[12].OneofWrappers = []any{}
+	file_gatehouse_ir_v1_ir_proto_msgTypes[13].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gatehouse_ir_v1_ir_proto_rawDesc), len(file_gatehouse_ir_v1_ir_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   35,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
