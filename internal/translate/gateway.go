@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"gatehouse.dev/gatehouse/api/v1alpha1"
 	"gatehouse.dev/gatehouse/internal/collection"
 	"gatehouse.dev/gatehouse/internal/ir"
 )
@@ -32,6 +33,9 @@ type gatewayResult struct {
 	Address string
 	// AddressError is set when spec.addresses cannot be honoured.
 	AddressError string
+	// ParamsError is set when spec.infrastructure.parametersRef names
+	// something other than a gatehouse.dev GatewayParameters.
+	ParamsError string
 	Listeners    []*listenerResult
 	// ListenerSetsFrom and ListenerSetSelector are spec.allowedListeners:
 	// which ListenerSets may attach (None by default).
@@ -161,6 +165,12 @@ func (t *Translator) translateGateway(ctx *collection.Ctx, key string, gw *gwv1.
 		// proxy pod binds every interface and the address comes from its
 		// Service.
 		g.Address, g.AddressError = gatewayAddress(gw)
+	}
+	if inf := gw.Spec.Infrastructure; inf != nil && inf.ParametersRef != nil {
+		if ref := inf.ParametersRef; string(ref.Group) != v1alpha1.GroupName || ref.Kind != "GatewayParameters" {
+			g.ParamsError = fmt.Sprintf("spec.infrastructure.parametersRef: %s/%s is not supported; use %s/GatewayParameters",
+				ref.Group, ref.Kind, v1alpha1.GroupName)
+		}
 	}
 	g.ListenerSetsFrom = gwv1.NamespacesFromNone
 	if al := gw.Spec.AllowedListeners; al != nil && al.Namespaces != nil {

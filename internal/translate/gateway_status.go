@@ -112,6 +112,12 @@ func (t *Translator) finishGateway(ctx *collection.Ctx, g *gatewayResult, routes
 
 func gatewayConditions(g *gatewayResult, programmed int) []metav1.Condition {
 	gen := g.Generation
+	if g.ParamsError != "" {
+		return []metav1.Condition{
+			cond(gwv1.GatewayConditionAccepted, false, gwv1.GatewayReasonInvalidParameters, g.ParamsError, gen),
+			cond(gwv1.GatewayConditionProgrammed, false, gwv1.GatewayReasonInvalid, g.ParamsError, gen),
+		}
+	}
 	if g.AddressError != "" {
 		return []metav1.Condition{
 			cond(gwv1.GatewayConditionAccepted, false, gwv1.GatewayReasonUnsupportedAddress, g.AddressError, gen),
