@@ -33,8 +33,11 @@ func (l *listenerFlags) register(f *pflag.FlagSet) {
 func (l *listenerFlags) options() (listener.Options, error) {
 	o := l.o
 	o.EscapedSlashes = listener.EscapedSlashes(l.escapedSlashes)
-	if err := o.Validate(); err != nil {
-		return o, fmt.Errorf("--escaped-slashes/--max-concurrent-streams: %w", err)
+	if err := (listener.Options{EscapedSlashes: o.EscapedSlashes}).Validate(); err != nil {
+		return o, fmt.Errorf("--escaped-slashes: %w", err)
+	}
+	if err := (listener.Options{MaxConcurrentStreams: o.MaxConcurrentStreams}).Validate(); err != nil {
+		return o, fmt.Errorf("--max-concurrent-streams: %w", err)
 	}
 	return o, nil
 }

@@ -50,51 +50,51 @@ type canarySpec struct {
 // notTranslated lists the ingress-nginx annotations Gatehouse has no
 // equivalent for, with what to do instead.
 var notTranslated = map[string]string{
-	"proxy-body-size":          "no request-body size limit per route in Gateway API or Gatehouse yet; bodies are streamed",
-	"client-body-buffer-size":  "Gatehouse streams request bodies; there is no buffer to size",
-	"proxy-buffering":          "Gatehouse streams responses; there is no buffering to switch",
-	"proxy-buffer-size":        "Gatehouse streams responses; there is no buffer to size",
-	"proxy-request-buffering":  "Gatehouse streams request bodies",
-	"proxy-max-temp-file-size": "Gatehouse does not spool responses to disk",
-	"auth-url":                 "external authentication has no Gatehouse equivalent yet; a TrafficPolicy jwt section covers bearer tokens",
-	"auth-signin":              "external authentication has no Gatehouse equivalent yet",
-	"auth-response-headers":    "external authentication has no Gatehouse equivalent yet",
-	"auth-type":                "basic/digest authentication has no Gatehouse equivalent; consider a TrafficPolicy with jwt",
-	"auth-secret":              "basic/digest authentication has no Gatehouse equivalent",
-	"auth-realm":               "basic/digest authentication has no Gatehouse equivalent",
-	"auth-tls-secret":          "client-certificate (mTLS) verification on listeners is not supported yet",
-	"auth-tls-verify-client":   "client-certificate (mTLS) verification on listeners is not supported yet",
-	"auth-tls-verify-depth":    "client-certificate (mTLS) verification on listeners is not supported yet",
-	"limit-rps":                "rate limiting has no Gatehouse equivalent yet",
-	"limit-rpm":                "rate limiting has no Gatehouse equivalent yet",
-	"limit-connections":        "connection limits have no Gatehouse equivalent yet",
-	"limit-burst-multiplier":   "rate limiting has no Gatehouse equivalent yet",
-	"affinity":                 "session affinity (sticky cookies) is not supported yet",
-	"affinity-mode":            "session affinity (sticky cookies) is not supported yet",
-	"session-cookie-name":      "session affinity (sticky cookies) is not supported yet",
-	"session-cookie-max-age":   "session affinity (sticky cookies) is not supported yet",
-	"session-cookie-path":      "session affinity (sticky cookies) is not supported yet",
-	"ssl-passthrough":          "TLS passthrough needs a TLS listener and a TLSRoute; write them by hand",
-	"upstream-hash-by":         "consistent hashing is not supported; Gatehouse balances by outstanding requests",
-	"load-balance":             "Gatehouse always balances by outstanding requests (power of two choices)",
-	"custom-http-errors":       "custom error pages have no Gateway API equivalent",
-	"default-backend":          "a per-Ingress error backend has no Gateway API equivalent; spec.defaultBackend is translated",
-	"server-alias":             "add the alias to the route's hostnames and a listener by hand",
-	"from-to-www-redirect":     "write a second HTTPRoute with a RequestRedirect for the www host by hand",
-	"proxy-next-upstream":      "retries are not translated (Gateway API HTTPRoute retry is not supported yet)",
+	"proxy-body-size":           "no request-body size limit per route in Gateway API or Gatehouse yet; bodies are streamed",
+	"client-body-buffer-size":   "Gatehouse streams request bodies; there is no buffer to size",
+	"proxy-buffering":           "Gatehouse streams responses; there is no buffering to switch",
+	"proxy-buffer-size":         "Gatehouse streams responses; there is no buffer to size",
+	"proxy-request-buffering":   "Gatehouse streams request bodies",
+	"proxy-max-temp-file-size":  "Gatehouse does not spool responses to disk",
+	"auth-url":                  "external authentication has no Gatehouse equivalent yet; a TrafficPolicy jwt section covers bearer tokens",
+	"auth-signin":               "external authentication has no Gatehouse equivalent yet",
+	"auth-response-headers":     "external authentication has no Gatehouse equivalent yet",
+	"auth-type":                 "basic/digest authentication has no Gatehouse equivalent; consider a TrafficPolicy with jwt",
+	"auth-secret":               "basic/digest authentication has no Gatehouse equivalent",
+	"auth-realm":                "basic/digest authentication has no Gatehouse equivalent",
+	"auth-tls-secret":           "client certificates are verified per Gateway port (Gateway spec.tls.frontend), which the platform team sets; not per host",
+	"auth-tls-verify-client":    "client certificates are verified per Gateway port (Gateway spec.tls.frontend), which the platform team sets; not per host",
+	"auth-tls-verify-depth":     "client certificates are verified per Gateway port (Gateway spec.tls.frontend), which the platform team sets; not per host",
+	"limit-rps":                 "rate limiting has no Gatehouse equivalent yet",
+	"limit-rpm":                 "rate limiting has no Gatehouse equivalent yet",
+	"limit-connections":         "connection limits have no Gatehouse equivalent yet",
+	"limit-burst-multiplier":    "rate limiting has no Gatehouse equivalent yet",
+	"affinity":                  "session affinity (sticky cookies) is not supported yet",
+	"affinity-mode":             "session affinity (sticky cookies) is not supported yet",
+	"session-cookie-name":       "session affinity (sticky cookies) is not supported yet",
+	"session-cookie-max-age":    "session affinity (sticky cookies) is not supported yet",
+	"session-cookie-path":       "session affinity (sticky cookies) is not supported yet",
+	"ssl-passthrough":           "TLS passthrough needs a TLS listener and a TLSRoute; write them by hand",
+	"upstream-hash-by":          "consistent hashing is not supported; Gatehouse balances by outstanding requests",
+	"load-balance":              "Gatehouse always balances by outstanding requests (power of two choices)",
+	"custom-http-errors":        "custom error pages have no Gateway API equivalent",
+	"default-backend":           "a per-Ingress error backend has no Gateway API equivalent; spec.defaultBackend is translated",
+	"server-alias":              "add the alias to the route's hostnames and a listener by hand",
+	"from-to-www-redirect":      "write a second HTTPRoute with a RequestRedirect for the www host by hand",
+	"proxy-next-upstream":       "retries are not translated (Gateway API HTTPRoute retry is not supported yet)",
 	"proxy-next-upstream-tries": "retries are not translated (Gateway API HTTPRoute retry is not supported yet)",
-	"proxy-ssl-secret":         "upstream client certificates are not supported; server verification is a BackendTLSPolicy",
-	"proxy-ssl-verify":         "upstream TLS is verified whenever a BackendTLSPolicy applies",
-	"proxy-ssl-name":           "set spec.validation.hostname of the BackendTLSPolicy instead",
-	"service-upstream":         "Gatehouse always balances over the Service's endpoints",
-	"mirror-target":            "write an HTTPRoute RequestMirror filter to a Service by hand",
-	"custom-headers":           "the headers live in a ConfigMap this tool does not read; write a ResponseHeaderModifier filter",
-	"proxy-set-headers":        "the headers live in a ConfigMap this tool does not read; write a RequestHeaderModifier filter",
-	"enable-access-log":        "access logs are configured per Gateway or with a TrafficPolicy accessLog section",
-	"enable-opentelemetry":     "tracing is configured on the gateway process (see docs/operations.md)",
-	"enable-modsecurity":       "no web application firewall in Gatehouse",
-	"satisfy":                  "with several authorization methods, all TrafficPolicy rules apply (like satisfy all)",
-	"preserve-trailing-slash":  "redirects keep the path as Gateway API defines",
+	"proxy-ssl-secret":          "the client certificate for backends is set per Gateway (spec.tls.backend.clientCertificateRef) by the platform team",
+	"proxy-ssl-verify":          "upstream TLS is verified whenever a BackendTLSPolicy applies",
+	"proxy-ssl-name":            "set spec.validation.hostname of the BackendTLSPolicy instead",
+	"service-upstream":          "Gatehouse always balances over the Service's endpoints",
+	"mirror-target":             "write an HTTPRoute RequestMirror filter to a Service by hand",
+	"custom-headers":            "the headers live in a ConfigMap this tool does not read; write a ResponseHeaderModifier filter",
+	"proxy-set-headers":         "the headers live in a ConfigMap this tool does not read; write a RequestHeaderModifier filter",
+	"enable-access-log":         "access logs are configured per Gateway or with a TrafficPolicy accessLog section",
+	"enable-opentelemetry":      "tracing is configured on the gateway process (see docs/operations.md)",
+	"enable-modsecurity":        "no web application firewall in Gatehouse",
+	"satisfy":                   "with several authorization methods, all TrafficPolicy rules apply (like satisfy all)",
+	"preserve-trailing-slash":   "redirects keep the path as Gateway API defines",
 }
 
 // unsafeAnnotations hold raw nginx configuration: never translated.
@@ -185,7 +185,14 @@ func (c *ingressConfig) nginxAnnotation(short, v string, rep *ObjectReport) bool
 		} else {
 			c.forceSSL = b
 		}
-		rep.annotation(name, Translated, "HTTP listener route answers with a RequestRedirect (scheme https, 308) when the redirect applies")
+		switch {
+		case b && short == "force-ssl-redirect":
+			rep.annotation(name, Translated, "a route on the HTTP listener redirects to https (308); on hosts without TLS on the Gateway only requests with X-Forwarded-Proto: http")
+		case b:
+			rep.annotation(name, Translated, "a route on the HTTP listener redirects hosts with TLS to https (308)")
+		default:
+			rep.annotation(name, Translated, "no redirect: the route serves both the HTTP and the HTTPS listener")
+		}
 	case "backend-protocol":
 		c.backendProto = strings.ToUpper(v)
 		// Outcome recorded with the backends (it depends on the Services).

@@ -58,10 +58,10 @@ type migration struct {
 	canaries map[string][]*ingressPlan
 	// catchAll lists the namespaces with rules for every host; they attach
 	// to the Gateway's own listener.
-	catchAll map[string]bool
-	out      map[string]*NamespaceResult
+	catchAll   map[string]bool
+	out        map[string]*NamespaceResult
 	routeNames map[string]uniqueNames // per namespace
-	backendTLS map[string]bool      // ns/service
+	backendTLS map[string]bool        // ns/service
 	// reps are the object reports, copied into the Report at the end (the
 	// plans hold pointers to them).
 	reps []*ObjectReport
@@ -208,6 +208,7 @@ func (m *migration) collectHosts(p *ingressPlan) {
 			hosts[r.Host] = &hostListeners{}
 		}
 	}
+	defer m.checkCertManager(p)
 	for i, t := range p.ing.Spec.TLS {
 		field := fmt.Sprintf("spec.tls[%d]", i)
 		if len(t.Hosts) == 0 {
@@ -287,4 +288,21 @@ func (m *migration) nsResult(ns string) *NamespaceResult {
 
 func typeMeta(kind string) metav1.TypeMeta {
 	return metav1.TypeMeta{APIVersion: gwv1.GroupVersion.String(), Kind: kind}
+}
+
+// checkCertManager corrects the outcome of cert-manager annotations on an
+// Ingress without a usable TLS entry: there is nothing for cert-manager to
+// issue, so they go nowhere.
+func (m *migration) checkCertManager(p *ingressPlan) {
+	for _, t := range p.ing.Spec.TLS {
+		if len(t.Hosts) > 0 && t.SecretName != "" {
+			return
+		}
+	}
+	for i, a := range p.rep.Annotations {
+		if _, ok := p.cfg.certManager[a.Name]; ok {
+			p.rep.Annotations[i] = AnnotationResult{Name: a.Name, Outcome: Ignored,
+				Detail: "the Ingress has no spec.tls entry with hosts and a secretName, so there is nothing for cert-manager to issue"}
+		}
+	}
 }

@@ -71,8 +71,8 @@ func (c *ingressConfig) planPath(p networkingv1.HTTPIngressPath, field string, r
 		t := gwv1.PathMatchExact
 		plan.match = gwv1.HTTPPathMatch{Type: &t, Value: &value}
 	default:
-		if p.PathType == nil || *p.PathType == networkingv1.PathTypeImplementationSpecific {
-			rep.warn(field, "pathType ImplementationSpecific %q becomes PathPrefix: ingress-nginx matched it as a plain string prefix (%s also matched %sx), Gateway API matches whole path segments", value, value, strings.TrimSuffix(value, "/"))
+		if (p.PathType == nil || *p.PathType == networkingv1.PathTypeImplementationSpecific) && value != "/" {
+			rep.warn(field, "pathType ImplementationSpecific %q becomes PathPrefix: ingress-nginx matched it as a plain string prefix (it also matched %sx), Gateway API matches whole path segments", value, strings.TrimSuffix(value, "/"))
 		}
 		if regexMode && strings.ContainsAny(value, regexChars) {
 			rep.warn(field, "path %q has regular-expression characters but use-regex is off: matched literally", value)

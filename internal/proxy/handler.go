@@ -147,12 +147,14 @@ func (h *bindHandler) serveRoute(w http.ResponseWriter, r *http.Request, res rou
 	if be.Filters.Request(w, r, mi) {
 		return
 	}
+	h.mirror(r, rt.Filters.Mirrors(), be.Filters.Mirrors())
+	// After mirroring: mirrors get the client's request, never the LLM
+	// backend's API key.
 	w, done, ok := h.llmExchange(w, r, ps, info, be.IR.Backend)
 	if !ok {
 		return
 	}
 	defer done()
-	h.mirror(r, rt.Filters.Mirrors(), be.Filters.Mirrors())
 	if t := rt.IR.Timeouts.Request; t > 0 {
 		ctx, cancel := context.WithTimeout(r.Context(), t)
 		defer cancel()

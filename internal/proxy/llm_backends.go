@@ -168,7 +168,10 @@ func (h *bindHandler) llmExchange(w http.ResponseWriter, r *http.Request, ps *po
 		return w, noop, false
 	}
 	if info != nil {
-		info.LLM = li
+		info.LLM, info.LLMModelLabel = li, "other"
+		if lb.Declares(li.RequestModel) {
+			info.LLMModelLabel = li.RequestModel
+		}
 	}
 	uw := llm.NewUsageWriter(w, li)
 	return uw, uw.Finish, true

@@ -61,6 +61,9 @@ type RequestInfo struct {
 	// LLM is set for requests sent to an LLM backend: the requested and
 	// reported model and the token usage (once the response is complete).
 	LLM *cel.LLMInfo
+	// LLMModelLabel is the requested model when the backend declares it,
+	// else "other": a bounded value for metric labels.
+	LLMModelLabel string
 }
 
 // observedWriter records status and size for the Observer. It forwards

@@ -6,8 +6,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 

@@ -61,6 +61,8 @@ var (
 		"Resources the last applied delta rejected (their previous version keeps serving).", nil}
 	specConfigRejections = Spec{"gatehouse_proxy_config_rejections_total", Counter, []string{"kind"},
 		"Resources rejected by the proxy, by IR kind.", nil}
+	specLLMTokens = Spec{"gatehouse_proxy_llm_tokens_total", Counter, []string{"backend", "model", "type"},
+		"Tokens LLM backends reported in responses, by backend, model (a model the backend declares, else \"other\") and type (prompt or completion).", nil}
 )
 
 // Control-plane metrics.
@@ -94,7 +96,7 @@ var (
 // ProxySpecs lists the data-plane metrics.
 func ProxySpecs() []Spec {
 	return []Spec{specRequests, specDuration, specRequestSize, specResponseSize, specActive, specConnectErrors,
-		specUpstreamConns, specDownstreamActive, specDownstreamTotal, specConfigVersion, specConfigApplies, specConfigRejected, specConfigRejections}
+		specUpstreamConns, specDownstreamActive, specDownstreamTotal, specConfigVersion, specConfigApplies, specConfigRejected, specConfigRejections, specLLMTokens}
 }
 
 // ControlPlaneSpecs lists the translation and controller metrics.

@@ -29,6 +29,7 @@ type ProxyMetrics struct {
 	configApplies    prometheus.Counter
 	configRejected   prometheus.Gauge
 	configRejections *prometheus.CounterVec
+	llmTokens        *prometheus.CounterVec
 
 	// series caches the resolved children per label set, so a request does
 	// one map lookup under a read lock instead of four label hashes.
@@ -63,10 +64,11 @@ func NewProxyMetrics(reg prometheus.Registerer) *ProxyMetrics {
 		configApplies:    specConfigApplies.counter(),
 		configRejected:   specConfigRejected.gauge(),
 		configRejections: specConfigRejections.counterVec(),
+		llmTokens:        specLLMTokens.counterVec(),
 		series:           map[seriesKey]*requestSeries{},
 	}
 	reg.MustRegister(m.requests, m.duration, m.requestSize, m.responseSize, m.active, m.connectErrors,
-		m.upstreamConns, m.downActive, m.downTotal, m.configVersion, m.configApplies, m.configRejected, m.configRejections)
+		m.upstreamConns, m.downActive, m.downTotal, m.configVersion, m.configApplies, m.configRejected, m.configRejections, m.llmTokens)
 	return m
 }
 
@@ -136,6 +138,10 @@ func (m *ProxyMetrics) end(info *proxy.RequestInfo, st *requestState) {
 		}
 	}
 	s.requestSize.Observe(float64(reqBytes))
+	if l := info.LLM; l != nil && (l.PromptTokens > 0 || l.CompletionTokens > 0) {
+		m.llmTokens.WithLabelValues(k.backend, info.LLMModelLabel, "prompt").Add(float64(l.PromptTokens))
+		m.llmTokens.WithLabelValues(k.backend, info.LLMModelLabel, "completion").Add(float64(l.CompletionTokens))
+	}
 }
 
 // ConfigApplied records the result of applying one configuration delta.

@@ -180,7 +180,7 @@ func (t *Translator) translateGateway(ctx *collection.Ctx, key string, gw *gwv1.
 		g.ListenerSetSelector = al.Namespaces.Selector
 	}
 	owner := listenerOwner{Kind: "Gateway", Namespace: gw.Namespace, Generation: gw.Generation, KeyPrefix: key + "/",
-		GatewayNamespace: gw.Namespace}
+		GatewayNamespace: gw.Namespace, BindPrefix: t.bindPrefix(key)}
 	if gw.Spec.TLS != nil {
 		owner.Frontend = gw.Spec.TLS.Frontend
 		g.Frontend = gw.Spec.TLS.Frontend
@@ -216,10 +216,32 @@ type listenerOwner struct {
 	Generation int64
 	// KeyPrefix prefixes the listener name to form listenerResult.Key.
 	KeyPrefix string
+	// BindPrefix scopes socket names to one Gateway in Kubernetes mode,
+	// where every Gateway has proxies of its own ("namespace/name#"); empty
+	// in standalone mode, where Gateways share the process's sockets.
+	BindPrefix string
 	// Frontend is the parent Gateway's spec.tls.frontend (client
 	// certificate validation), resolved in GatewayNamespace.
 	Frontend         *gwv1.FrontendTLSConfig
 	GatewayNamespace string
+}
+
+// bindPrefix returns the prefix of the Gateway's socket names: in
+// Kubernetes mode each Gateway runs its own proxies, so Gateways never share
+// (or conflict on) a socket.
+func (t *Translator) bindPrefix(gatewayKey string) string {
+	if t.gatewayService == nil {
+		return ""
+	}
+	return gatewayKey + "#"
+}
+
+// bindAddress returns the address:port part of a socket name.
+func bindAddress(bind string) string {
+	if i := strings.LastIndexByte(bind, '#'); i >= 0 {
+		return bind[i+1:]
+	}
+	return bind
 }
 
 // gatewayOfListener returns the Gateway key of a listenerResult.Key.
@@ -240,7 +262,7 @@ func (t *Translator) translateListener(ctx *collection.Ctx, owner listenerOwner,
 	r := &listenerResult{
 		Name: string(l.Name), Key: owner.KeyPrefix + string(l.Name), Namespace: owner.Namespace,
 		Port: int32(l.Port), Protocol: l.Protocol, AllowFrom: gwv1.NamespacesFromSame,
-		Bind: net.JoinHostPort(addr, strconv.Itoa(int(l.Port))),
+		Bind: owner.BindPrefix + net.JoinHostPort(addr, strconv.Itoa(int(l.Port))),
 	}
 	if l.Hostname != nil {
 		r.Hostname = string(*l.Hostname)

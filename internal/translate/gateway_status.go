@@ -36,7 +36,7 @@ func (t *Translator) translateBind(ctx *collection.Ctx, bind string, merges []co
 	if oldest == nil {
 		return nil, false
 	}
-	host, port, _ := net.SplitHostPort(bind)
+	host, port, _ := net.SplitHostPort(bindAddress(bind))
 	p, _ := strconv.Atoi(port)
 	return &ir.Bind{Name: bind, Address: host, Port: int32(p), Protocol: oldest.Binds[bind]}, true
 }

@@ -95,7 +95,8 @@ func (t *Translator) translateListenerSet(ctx *collection.Ctx, key string, ls *g
 		return r, true
 	}
 	owner := listenerOwner{Kind: "ListenerSet", Namespace: ls.Namespace, Generation: ls.Generation,
-		KeyPrefix: g.Key + "/" + key + "/", Frontend: g.Frontend, GatewayNamespace: g.Namespace}
+		KeyPrefix: g.Key + "/" + key + "/", Frontend: g.Frontend, GatewayNamespace: g.Namespace,
+		BindPrefix: t.bindPrefix(g.Key)}
 	for i := range ls.Spec.Listeners {
 		e := &ls.Spec.Listeners[i]
 		l := gwv1.Listener{Name: e.Name, Hostname: e.Hostname, Port: e.Port, Protocol: e.Protocol,

@@ -200,3 +200,32 @@ func BenchmarkListenerSetAdd(b *testing.B) {
 		})
 	}
 }
+
+// TestKubernetesGatewaysDoNotShareSockets checks that in Kubernetes mode,
+// where every Gateway has proxies of its own, two Gateways may use the same
+// port with different protocols (no cross-Gateway ProtocolConflict), while
+// standalone Gateways sharing the process's sockets still conflict.
+func TestKubernetesGatewaysDoNotShareSockets(t *testing.T) {
+	crt, key := testCertificate(t)
+	docs := []string{`{apiVersion: gateway.networking.k8s.io/v1, kind: GatewayClass, metadata: {name: gh}, spec: {controllerName: gatehouse.dev/gateway-controller}}`,
+		`{apiVersion: gateway.networking.k8s.io/v1, kind: Gateway, metadata: {name: a, namespace: ns, creationTimestamp: "2026-01-01T00:00:00Z"}, spec: {gatewayClassName: gh, listeners: [{name: l, port: 443, protocol: HTTP}]}}`,
+		`{apiVersion: gateway.networking.k8s.io/v1, kind: Gateway, metadata: {name: b, namespace: ns, creationTimestamp: "2026-02-01T00:00:00Z"}, spec: {gatewayClassName: gh, listeners: [{name: l, port: 443, protocol: HTTPS, tls: {certificateRefs: [{name: c}]}}]}}`,
+		fmt.Sprintf(`{apiVersion: v1, kind: Secret, metadata: {name: c, namespace: ns}, type: kubernetes.io/tls, data: {tls.crt: %s, tls.key: %s}}`, crt, key),
+	}
+	for _, tc := range []struct {
+		name      string
+		opts      []Option
+		listeners int
+	}{
+		{"standalone", nil, 1},
+		{"kubernetes", []Option{WithGatewayService(func(ns, gw string) string { return ns + "/" + gw })}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := New(DefaultControllerName, tc.opts...)
+			applyYAML(t, tr, docs...)
+			if got := len(listenerNames(tr.Snapshot())); got != tc.listeners {
+				t.Errorf("programmed listeners = %d, want %d", got, tc.listeners)
+			}
+		})
+	}
+}

@@ -205,7 +205,7 @@ func (t *Translator) ListenerSetPorts(key string) []int32 {
 	}
 	var out []int32
 	for bind := range m.Binds {
-		_, port, _ := net.SplitHostPort(bind)
+		_, port, _ := net.SplitHostPort(bindAddress(bind))
 		p, err := strconv.Atoi(port)
 		if err == nil && !own[int32(p)] {
 			out = append(out, int32(p))

@@ -29,6 +29,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -71,6 +72,16 @@ func TestMain(m *testing.M) {
 		os.Exit(m.Run())
 	}
 	start := time.Now()
+	// An interrupted run (Ctrl-C, a timeout's SIGTERM) still stops the
+	// cluster and the Gatehouse processes it started.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := <-sigs
+		fmt.Fprintf(os.Stderr, "conformance: %v: tearing down\n", s)
+		teardown()
+		os.Exit(2)
+	}()
 	if err := setup(); err != nil {
 		fmt.Fprintln(os.Stderr, "conformance setup:", err)
 		teardown()

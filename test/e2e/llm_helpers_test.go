@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"gatehouse.dev/gatehouse/internal/proxy"
 	"gatehouse.dev/gatehouse/internal/standalone"
 	"gatehouse.dev/gatehouse/internal/testkit"
@@ -160,7 +162,7 @@ func llmGateway(t *testing.T, opts proxy.Options, files map[string]string) (*gat
 	buf := &syncBuffer{}
 	opts.AccessLog = buf
 	in, err := standalone.Start(context.Background(), standalone.Options{ConfigDir: g.dir, Admin: "127.0.0.1:0",
-		Debounce: 2 * time.Millisecond, Logger: log, Proxy: opts})
+		Debounce: 2 * time.Millisecond, Logger: log, Proxy: opts, Metrics: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatal(err)
 	}

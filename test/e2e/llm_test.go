@@ -245,6 +245,27 @@ func TestLLMOpenAISDK(t *testing.T) {
 		}
 	})
 
+	t.Run("token metric", func(t *testing.T) {
+		metrics := e.g.adminGet("/metrics")
+		for _, want := range []string{
+			`gatehouse_proxy_llm_tokens_total{backend="StaticBackend/default/a",model="gpt-a",type="prompt"} 11`,
+			`gatehouse_proxy_llm_tokens_total{backend="StaticBackend/default/a",model="alias-a",type="completion"} 3`,
+		} {
+			if !strings.Contains(metrics, want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
+		}
+		if !strings.Contains(metrics, `gatehouse_proxy_llm_tokens_total{backend="StaticBackend/default/b",model="gpt-b",type="completion"}`) {
+			t.Error("/metrics lacks the streamed completion tokens of gpt-b")
+		}
+	})
+
+	t.Run("config dump hides the API key", func(t *testing.T) {
+		if dump := e.g.adminGet("/config_dump"); strings.Contains(dump, "secret-a") || !strings.Contains(dump, "REDACTED") {
+			t.Error("the admin config dump shows the API key (or no redacted LLM backend)")
+		}
+	})
+
 	t.Run("access log", func(t *testing.T) {
 		// requested, served, prompt, completion, total, path
 		want := map[string]bool{

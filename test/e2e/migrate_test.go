@@ -2,19 +2,24 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"gatehouse.dev/gatehouse/internal/migrate"
 	"gatehouse.dev/gatehouse/internal/testkit"
+	"gatehouse.dev/gatehouse/test/cluster"
 )
 
 // migrateCorpus is the corpus case this test serves traffic on.
@@ -204,4 +209,67 @@ func httpsDo(port int, host, path string, hdr ...string) (int, string, string, e
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return resp.StatusCode, resp.Header.Get("X-Upstream"), resp.Header.Get("X-Seen-Path"), nil
+}
+
+// TestMigrateOutputAppliesToCluster server-side applies the migration of
+// every corpus case to a real kube-apiserver with the standard-channel
+// Gateway API CRDs and Gatehouse's CRDs, so the output passes the CRD
+// schemas and CEL validation rules exactly as a user's `kubectl apply`
+// would. It needs root and the local cluster harness (hack/cluster); run
+// it with GATEHOUSE_CLUSTER_TESTS=1 under flock /tmp/gatehouse-cluster.lock.
+func TestMigrateOutputAppliesToCluster(t *testing.T) {
+	if os.Getenv("GATEHOUSE_CLUSTER_TESTS") != "1" {
+		t.Skip("set GATEHOUSE_CLUSTER_TESTS=1 to run (needs root and hack/cluster/build.sh)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	c, err := cluster.Start(ctx, cluster.Options{Channel: "standard", ExtraCRDDirs: []string{"../../deploy/crds"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	files, _ := filepath.Glob("../../internal/migrate/testdata/golden/*.yaml")
+	for _, path := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(path), ".yaml"), func(t *testing.T) {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			input, _, _ := bytes.Cut(data, []byte("# ==== expected output"))
+			in, problems := migrate.DecodeInput(path, input)
+			if len(problems) > 0 {
+				t.Fatal(problems)
+			}
+			res, _, err := migrate.Migrate(in, migrate.DefaultOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			namespaces := []string{res.Gateway.Namespace}
+			for _, ns := range res.Namespaces {
+				namespaces = append(namespaces, ns.Namespace)
+			}
+			var objs []*unstructured.Unstructured
+			for _, ns := range namespaces {
+				objs = append(objs, &unstructured.Unstructured{Object: map[string]any{
+					"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": ns}}})
+			}
+			if err := c.Apply(ctx, objs...); err != nil {
+				t.Fatal(err)
+			}
+			objs = nil
+			for _, o := range res.Objects() {
+				m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				u := &unstructured.Unstructured{Object: m}
+				unstructured.RemoveNestedField(u.Object, "status")
+				unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
+				objs = append(objs, u)
+			}
+			if err := c.Apply(ctx, objs...); err != nil {
+				t.Errorf("the apiserver rejected the migrated objects: %v", err)
+			}
+		})
+	}
 }

@@ -38,6 +38,16 @@ func NewBackend(name string, c *ir.BackendLLM) *Backend {
 // Models returns the client-facing model names the backend declares.
 func (b *Backend) Models() []string { return b.models }
 
+// Declares reports whether model is one of the backend's declared models.
+func (b *Backend) Declares(model string) bool {
+	for _, m := range b.models {
+		if m == model {
+			return true
+		}
+	}
+	return false
+}
+
 // Invalid says why the backend cannot serve (empty when it can).
 func (b *Backend) Invalid() string { return b.invalid }
 

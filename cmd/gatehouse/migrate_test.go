@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gatehouse.dev/gatehouse/internal/migrate"
+)
+
+func runRoot(t *testing.T, stdin string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	root := rootCommand()
+	var out, errb bytes.Buffer
+	root.SetArgs(args)
+	root.SetIn(strings.NewReader(stdin))
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	err = root.Execute()
+	return out.String(), errb.String(), err
+}
+
+const migrateInput = `apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: web
+  namespace: team-a
+  annotations: {nginx.ingress.kubernetes.io/configuration-snippet: "return 200;"}
+spec:
+  tls: [{hosts: [a.example.com], secretName: a-tls}]
+  rules:
+  - host: a.example.com
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+`
+
+func TestMigrateCommandToDirectory(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in")
+	if err := os.MkdirAll(filepath.Join(in, "nested"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(in, "nested", "web.yaml"), []byte(migrateInput), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	reportFile := filepath.Join(dir, "report.json")
+	stdout, stderr, err := runRoot(t, "", "migrate", "-f", in, "-o", out, "--report", reportFile, "--gateway-namespace", "infra")
+	if err != nil {
+		t.Fatalf("migrate: %v\n%s", err, stderr)
+	}
+	if stdout != "" {
+		t.Errorf("with -o, stdout should be empty, got %q", stdout)
+	}
+	for _, f := range []string{"platform.yaml", "team-a.yaml"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("%s not written: %v", f, err)
+		}
+	}
+	platform, _ := os.ReadFile(filepath.Join(out, "platform.yaml"))
+	if !strings.Contains(string(platform), "namespace: infra") {
+		t.Errorf("--gateway-namespace not applied:\n%s", platform)
+	}
+	if !strings.Contains(stderr, "configuration-snippet Unsafe") {
+		t.Errorf("stderr does not report the snippet:\n%s", stderr)
+	}
+	var rep migrate.Report
+	data, err := os.ReadFile(reportFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &rep); err != nil || rep.Summary.Migrated != 1 || rep.Summary.NotTranslated != 1 {
+		t.Errorf("report %s: %+v %v", data, rep.Summary, err)
+	}
+}
+
+func TestMigrateCommandStdin(t *testing.T) {
+	stdout, _, err := runRoot(t, migrateInput, "migrate", "-f", "-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"kind: Gateway", "kind: ListenerSet", "kind: HTTPRoute", "sectionName: https-a.example.com"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout)
+		}
+	}
+}
+
+func TestMigrateCommandErrors(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("apiVersion: extensions/v1beta1\nkind: Ingress\nmetadata: {name: old}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"migrate", "-f", bad}, `bad.yaml: document 1: Ingress "old" has apiVersion "extensions/v1beta1"`},
+		{[]string{"migrate", "-f", bad, "-n", "x"}, "use one or the other"},
+		{[]string{"migrate", "-f", "-", "--https-port", "80"}, "use two different ports"},
+		{[]string{"migrate", "-f", filepath.Join(t.TempDir(), "missing")}, "no such file"},
+	}
+	for _, c := range cases {
+		stdout, _, err := runRoot(t, "", c.args...)
+		var ee *exitError
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want one containing %q", c.args, err, c.want)
+		}
+		if errors.As(err, &ee) && ee.code != 2 {
+			t.Errorf("%v: exit code %d, want 2", c.args, ee.code)
+		}
+		if stdout != "" {
+			t.Errorf("%v: wrote output despite the error:\n%s", c.args, stdout)
+		}
+	}
+}
