@@ -1,6 +1,7 @@
 package llm
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"unicode/utf8"
@@ -265,10 +266,7 @@ func (s *scanner) str() (raw []byte, escaped, ok bool) {
 	s.i++
 	start := s.i
 	for s.i < len(s.b) {
-		// Fast path: runs of plain ASCII.
-		for s.i < len(s.b) && plainASCII[s.b[s.i]] {
-			s.i++
-		}
+		s.i = skipPlain(s.b, s.i)
 		if s.i >= len(s.b) {
 			break
 		}
@@ -310,6 +308,29 @@ func (s *scanner) str() (raw []byte, escaped, ok bool) {
 		}
 	}
 	return nil, false, false
+}
+
+// skipPlain returns the index of the first byte at or after i that is not
+// plain string content (see plainASCII). It tests eight bytes at a time: a
+// word has no special byte when none of its bytes is below 0x20, a quote, a
+// backslash or non-ASCII (the classic "has zero byte" bit trick).
+func skipPlain(b []byte, i int) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for ; i+8 <= len(b); i += 8 {
+		v := binary.LittleEndian.Uint64(b[i:])
+		q := v ^ (ones * '"')   // zero byte where v has a quote
+		bs := v ^ (ones * '\\') // zero byte where v has a backslash
+		control := (v - ones*0x20) &^ v
+		quote := (q - ones) &^ q
+		backslash := (bs - ones) &^ bs
+		if (control|quote|backslash|v)&highs != 0 {
+			break
+		}
+	}
+	for i < len(b) && plainASCII[b[i]] {
+		i++
+	}
+	return i
 }
 
 // plainASCII marks the bytes a string literal may hold as they are: ASCII,
