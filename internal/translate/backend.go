@@ -34,12 +34,14 @@ func (t *Translator) backendCollection(routesByBackend collection.Index[*routeRe
 				}
 				return t.staticBackend(ctx, name, sb), true
 			}
+			key, port := splitServicePort(key) // backendtls.go: "ns/name:port" backends
 			svc, found := collection.Fetch(ctx, t.in.Services.Collection, key)
 			if !found {
 				return nil, false
 			}
 			b := serviceBackend(name, svc, collection.FetchIndex(ctx, t.slicesByService, key))
-			b.TLS = t.backendTLSFor(ctx, svc, func() []collection.Entry[*routeResult] { // backendtls.go
+			b.Ports = onlyPort(b.Ports, port)
+			b.TLS = t.backendTLSFor(ctx, svc, port, func() []collection.Entry[*routeResult] {
 				return collection.FetchIndex(ctx, routesByBackend, name)
 			})
 			return b, true

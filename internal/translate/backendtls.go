@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -25,9 +26,10 @@ import (
 // (NoValidCACertificate) and routes to the Service it governs get
 // ResolvedRefs=False and answer 5xx: traffic never goes out unverified.
 //
-// Limitation: the proxy keeps one TLS configuration per Backend (Service),
-// so the policy of the first port a route uses decides for the whole
-// Service; see backendTLSFor.
+// The proxy keeps one TLS configuration per Backend, so a port named by a
+// policy's sectionName gets a Backend of its own ("Service/ns/name:port",
+// see serviceBackendFor); the other ports share the Service's Backend and
+// the policy that targets the whole Service.
 
 // backendTLSKind is the status Kind of a BackendTLSPolicy.
 const backendTLSKind = "BackendTLSPolicy"
@@ -216,24 +218,80 @@ func (t *Translator) backendTLSProblem(ctx *collection.Ctx, svc *corev1.Service,
 	return ""
 }
 
-// backendTLSFor returns the upstream TLS of a Service backend: that of the
-// policy governing its first port that has one (nil when none does), with
-// the client certificate of a Gateway whose routes use it. routes reads
-// the routes that use the backend; it is called only when a policy applies.
-func (t *Translator) backendTLSFor(ctx *collection.Ctx, svc *corev1.Service, routes func() []collection.Entry[*routeResult]) *ir.UpstreamTLS {
-	if collection.CountIndex(ctx, t.backendTLSByService, svc.Namespace+"/"+svc.Name) == 0 {
+// backendTLSFor returns the upstream TLS of a Service backend: for a
+// port-specific backend (port != 0) that of the policy naming the port, for
+// the Service's backend that of the policy naming the whole Service (nil
+// when there is none), with the client certificate of a Gateway whose
+// routes use it. routes reads the routes that use the backend; it is called
+// only when a policy applies.
+func (t *Translator) backendTLSFor(ctx *collection.Ctx, svc *corev1.Service, port int32, routes func() []collection.Entry[*routeResult]) *ir.UpstreamTLS {
+	key := svc.Namespace + "/" + svc.Name
+	if collection.CountIndex(ctx, t.backendTLSByService, key) == 0 {
 		return nil
 	}
-	for _, sp := range svc.Spec.Ports {
-		if p := t.policyForPort(ctx, svc, sp.Port); p != nil {
-			tls := t.evalBackendTLS(ctx, p).tls
-			if tls.Invalid == "" {
-				tls.ClientCertPEM, tls.ClientKeyPEM = t.gatewayClientCertificate(ctx, routes())
-			}
-			return tls
+	section := ""
+	if port != 0 {
+		section = servicePortName(svc, port)
+	}
+	p := t.winningPolicy(ctx, key, section)
+	if p == nil {
+		return nil
+	}
+	tls := t.evalBackendTLS(ctx, p).tls
+	if tls.Invalid == "" {
+		tls.ClientCertPEM, tls.ClientKeyPEM = t.gatewayClientCertificate(ctx, routes())
+	}
+	return tls
+}
+
+// serviceBackendFor names the IR Backend a route's reference to a Service
+// port uses. The proxy keeps one TLS configuration per Backend, so a port
+// that a BackendTLSPolicy names by sectionName gets a Backend of its own,
+// "Service/namespace/name:port"; every other port shares the Service's.
+func (t *Translator) serviceBackendFor(ctx *collection.Ctx, svc *corev1.Service, port int32) string {
+	key := svc.Namespace + "/" + svc.Name
+	if collection.CountIndex(ctx, t.backendTLSByService, key) > 0 {
+		if name := servicePortName(svc, port); name != "" && t.winningPolicy(ctx, key, name) != nil {
+			return serviceBackendName(key) + ":" + strconv.Itoa(int(port))
+		}
+	}
+	return serviceBackendName(key)
+}
+
+// splitServicePort splits a Service backend key "ns/name:port" into the
+// Service key and the port (0 for "ns/name").
+func splitServicePort(key string) (string, int32) {
+	i := strings.LastIndexByte(key, ':')
+	if i < 0 {
+		return key, 0
+	}
+	p, err := strconv.Atoi(key[i+1:])
+	if err != nil {
+		return key, 0
+	}
+	return key[:i], int32(p)
+}
+
+// onlyPort keeps the given port of a port-specific backend (all for 0).
+func onlyPort(ports []ir.BackendPort, port int32) []ir.BackendPort {
+	if port == 0 {
+		return ports
+	}
+	for _, p := range ports {
+		if p.Port == port {
+			return []ir.BackendPort{p}
 		}
 	}
 	return nil
+}
+
+func servicePortName(svc *corev1.Service, port int32) string {
+	for _, sp := range svc.Spec.Ports {
+		if sp.Port == port {
+			return sp.Name
+		}
+	}
+	return ""
 }
 
 // gatewayClientCertificate returns the client certificate (Gateway
@@ -318,9 +376,17 @@ func (t *Translator) translateBackendTLSPolicy(ctx *collection.Ctx, p *gwv1.Back
 			continue
 		}
 		svc := p.Namespace + "/" + string(r.Name)
-		for _, e := range collection.FetchIndex(ctx, routesByBackend, serviceBackendName(svc)) {
-			for _, l := range e.Value.Listeners {
-				gateways[gatewayOfListener(l)] = true
+		names := []string{serviceBackendName(svc)}
+		if s, ok := collection.Fetch(ctx, t.in.Services.Collection, svc); ok {
+			for _, sp := range s.Spec.Ports {
+				names = append(names, serviceBackendName(svc)+":"+strconv.Itoa(int(sp.Port)))
+			}
+		}
+		for _, name := range names {
+			for _, e := range collection.FetchIndex(ctx, routesByBackend, name) {
+				for _, l := range e.Value.Listeners {
+					gateways[gatewayOfListener(l)] = true
+				}
 			}
 		}
 		if w := t.winningPolicy(ctx, svc, string(deref(r.SectionName))); w != nil && (w.Namespace != p.Namespace || w.Name != p.Name) && conflicted == "" {

@@ -221,7 +221,7 @@ func (t *Translator) resolveBackend(ctx *collection.Ctx, from routeRef, ref gwv1
 			// policy's status still finds this route (backendtls.go).
 			rr.refError(routeReasonInvalidBackendTLS, field+": "+msg)
 		}
-		out.Backend = serviceBackendName(key)
+		out.Backend = t.serviceBackendFor(ctx, svc, int32(*ref.Port)) // backendtls.go
 	}
 	rr.backends = appendUnique(rr.backends, out.Backend)
 	return out

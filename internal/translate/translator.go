@@ -126,8 +126,8 @@ func New(controller string, opts ...Option) *Translator {
 		StaticBackends:  collection.NewInput[*v1alpha1.StaticBackend](e, "StaticBackend", nil),
 		TrafficPolicies: collection.NewInput[*v1alpha1.TrafficPolicy](e, "TrafficPolicy", nil),
 		ProxyRejections: collection.NewInput[[]ir.Rejection](e, "ProxyRejections", nil),
-		BackendTLSPolicies: collection.NewInput[*gwv1.BackendTLSPolicy](e, "BackendTLSPolicy", nil),
 	}
+	t.in.BackendTLSPolicies = collection.NewInput[*gwv1.BackendTLSPolicy](e, "BackendTLSPolicy", nil)
 	t.backendTLSByService = collection.AddIndex(t.in.BackendTLSPolicies.Collection, "service", backendTLSTargets)
 	t.grantsByNamespace = collection.AddIndex(t.in.ReferenceGrants.Collection, "namespace",
 		func(g *gwv1.ReferenceGrant) []string { return []string{g.Namespace} })

@@ -215,7 +215,9 @@ func setup() error {
 	if err := build.Run(); err != nil {
 		return fmt.Errorf("build gatehouse: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	// Generous: the wait includes another cluster on this host finishing
+	// (the harness serialises clusters); go test's -timeout bounds the run.
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
 	var log io.Writer = io.Discard
 	if testing.Verbose() {
