@@ -194,6 +194,13 @@ func readMigrateCluster(ctx context.Context, f *migrateFlags) (migrate.Input, er
 	if err != nil {
 		return in, err
 	}
+	return listMigrateInput(ctx, cs, ns)
+}
+
+// listMigrateInput lists the Ingresses and Services of a namespace ("" for
+// all).
+func listMigrateInput(ctx context.Context, cs kubernetes.Interface, ns string) (migrate.Input, error) {
+	var in migrate.Input
 	ings, err := cs.NetworkingV1().Ingresses(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return in, fmt.Errorf("list Ingresses: %w", err)

@@ -2,12 +2,18 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
 
 	"gatehouse.dev/gatehouse/internal/migrate"
 )
@@ -117,5 +123,23 @@ func TestMigrateCommandErrors(t *testing.T) {
 		if stdout != "" {
 			t.Errorf("%v: wrote output despite the error:\n%s", c.args, stdout)
 		}
+	}
+}
+
+// TestListMigrateInput reads Ingresses and Services of one namespace, or of
+// all, from a cluster's API (a fake clientset here).
+func TestListMigrateInput(t *testing.T) {
+	cs := fake.NewClientset(
+		&networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "team-a"}},
+		&networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: "b", Namespace: "team-b"}},
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "team-a"}},
+	)
+	in, err := listMigrateInput(context.Background(), cs, "team-a")
+	if err != nil || len(in.Ingresses) != 1 || in.Ingresses[0].Name != "a" || len(in.Services) != 1 {
+		t.Fatalf("namespace team-a: %d Ingresses, %d Services, %v", len(in.Ingresses), len(in.Services), err)
+	}
+	in, err = listMigrateInput(context.Background(), cs, metav1.NamespaceAll)
+	if err != nil || len(in.Ingresses) != 2 {
+		t.Fatalf("all namespaces: %d Ingresses, %v", len(in.Ingresses), err)
 	}
 }

@@ -175,24 +175,7 @@ func (c *ingressConfig) nginxAnnotation(short, v string, rep *ObjectReport) bool
 		c.useRegex = v == "true"
 		rep.annotation(name, Translated, "paths with regular-expression characters become case-insensitive RegularExpression matches anchored at the start, as in ingress-nginx")
 	case "ssl-redirect", "force-ssl-redirect":
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			rep.annotation(name, NotTranslated, "value %q is not true or false", v)
-			return true
-		}
-		if short == "ssl-redirect" {
-			c.sslRedirect = &b
-		} else {
-			c.forceSSL = b
-		}
-		switch {
-		case b && short == "force-ssl-redirect":
-			rep.annotation(name, Translated, "a route on the HTTP listener redirects to https (308); on hosts without TLS on the Gateway only requests with X-Forwarded-Proto: http")
-		case b:
-			rep.annotation(name, Translated, "a route on the HTTP listener redirects hosts with TLS to https (308)")
-		default:
-			rep.annotation(name, Translated, "no redirect: the route serves both the HTTP and the HTTPS listener")
-		}
+		c.sslAnnotation(short, v, rep)
 	case "backend-protocol":
 		c.backendProto = strings.ToUpper(v)
 		// Outcome recorded with the backends (it depends on the Services).
@@ -235,6 +218,29 @@ func (c *ingressConfig) nginxAnnotation(short, v string, rep *ObjectReport) bool
 		return false
 	}
 	return true
+}
+
+// sslAnnotation reads ssl-redirect and force-ssl-redirect.
+func (c *ingressConfig) sslAnnotation(short, v string, rep *ObjectReport) {
+	name := nginxPrefix + short
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		rep.annotation(name, NotTranslated, "value %q is not true or false", v)
+		return
+	}
+	if short == "ssl-redirect" {
+		c.sslRedirect = &b
+	} else {
+		c.forceSSL = b
+	}
+	switch {
+	case b && short == "force-ssl-redirect":
+		rep.annotation(name, Translated, "a route on the HTTP listener redirects to https (308); on hosts without TLS on the Gateway only requests with X-Forwarded-Proto: http")
+	case b:
+		rep.annotation(name, Translated, "a route on the HTTP listener redirects hosts with TLS to https (308)")
+	default:
+		rep.annotation(name, Translated, "no redirect: the route serves both the HTTP and the HTTPS listener")
+	}
 }
 
 // timeout folds one nginx proxy timeout into the route's backendRequest

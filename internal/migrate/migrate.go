@@ -91,9 +91,15 @@ func Migrate(in Input, o Options) (*Result, *Report, error) {
 		return ings[a].Name < ings[b].Name
 	})
 	var mains []*ingressPlan
+	seen := map[string]bool{}
 	for _, ing := range ings {
 		rep := &ObjectReport{Object: "Ingress " + ing.Namespace + "/" + ing.Name}
 		m.reps = append(m.reps, rep)
+		if seen[rep.Object] {
+			rep.Skipped = "the input has this Ingress more than once; the first is migrated"
+			continue
+		}
+		seen[rep.Object] = true
 		if reason := m.skipReason(ing); reason != "" {
 			rep.Skipped = reason
 			continue
@@ -108,7 +114,8 @@ func Migrate(in Input, o Options) (*Result, *Report, error) {
 	for _, p := range mains {
 		m.collectHosts(p)
 	}
-	m.sharedHostWarnings(mains)
+	m.inheritWildcardTLS()
+	m.sharedHostWarnings()
 	m.buildListenerSets()
 	for _, p := range mains {
 		m.buildRoutes(p)
@@ -247,7 +254,7 @@ func hasHostRules(ing *networkingv1.Ingress) bool {
 
 // sharedHostWarnings reports hostnames used in more than one namespace:
 // ingress-nginx merged their paths into one server, ListenerSets cannot.
-func (m *migration) sharedHostWarnings(mains []*ingressPlan) {
+func (m *migration) sharedHostWarnings() {
 	byHost := map[string][]string{}
 	for ns, hosts := range m.hosts {
 		for h := range hosts {
@@ -303,6 +310,24 @@ func (m *migration) checkCertManager(p *ingressPlan) {
 		if _, ok := p.cfg.certManager[a.Name]; ok {
 			p.rep.Annotations[i] = AnnotationResult{Name: a.Name, Outcome: Ignored,
 				Detail: "the Ingress has no spec.tls entry with hosts and a secretName, so there is nothing for cert-manager to issue"}
+		}
+	}
+}
+
+// inheritWildcardTLS gives a host without a TLS Secret of its own the
+// Secret of a wildcard TLS host of the namespace that covers it
+// (*.example.com covers a.example.com), as ingress-nginx served such a host
+// with the wildcard certificate.
+func (m *migration) inheritWildcardTLS() {
+	for _, hosts := range m.hosts {
+		for h, hl := range hosts {
+			if hl.secret != "" || strings.HasPrefix(h, "*.") {
+				continue
+			}
+			_, parent, ok := strings.Cut(h, ".")
+			if w := hosts["*."+parent]; ok && w != nil && w.secret != "" {
+				hl.secret, hl.certManager = w.secret, w.certManager
+			}
 		}
 	}
 }

@@ -241,3 +241,31 @@ func TestCertManagerWithoutTLS(t *testing.T) {
 		t.Errorf("ListenerSet got annotations %v", ann)
 	}
 }
+
+// TestWildcardTLSCoversHost: a host covered by a wildcard TLS entry gets an
+// HTTPS listener with the wildcard's Secret and the HTTPS redirect.
+func TestWildcardTLSCoversHost(t *testing.T) {
+	ing := ingress("ns", "web", nil, hostRule("a.example.com", "/"))
+	ing.Spec.TLS = []networkingv1.IngressTLS{{Hosts: []string{"*.example.com"}, SecretName: "wild"}}
+	res, _ := mustMigrate(t, ing)
+	found := false
+	for _, l := range res.Namespaces[0].ListenerSets[0].Spec.Listeners {
+		if l.Name == "https-a.example.com" && l.TLS != nil && l.TLS.CertificateRefs[0].Name == "wild" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no HTTPS listener for a.example.com with the wildcard Secret: %+v", res.Namespaces[0].ListenerSets[0].Spec.Listeners)
+	}
+	if routes := res.Namespaces[0].HTTPRoutes; len(routes) != 2 || routes[1].Name != "web-a.example.com-redirect" {
+		t.Errorf("want a serving and a redirect route, got %d", len(routes))
+	}
+}
+
+func TestDuplicateIngressInInput(t *testing.T) {
+	a := ingress("ns", "web", nil, hostRule("a.example.com", "/"))
+	res, rep := mustMigrate(t, a, a.DeepCopy())
+	if len(res.Namespaces[0].HTTPRoutes) != 1 || rep.Summary.Skipped != 1 || !strings.Contains(rep.Objects[1].Skipped, "more than once") {
+		t.Errorf("duplicate Ingress: %d routes, report %+v", len(res.Namespaces[0].HTTPRoutes), rep.Objects)
+	}
+}

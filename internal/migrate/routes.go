@@ -188,31 +188,7 @@ func (m *migration) canaryRules(p *ingressPlan, host string, path networkingv1.H
 	cp.rep.Outputs = appendOnce(cp.rep.Outputs, "rules of Ingress "+p.ing.Namespace+"/"+p.ing.Name+" (host "+host+")")
 	spec := cp.cfg.canary
 	only := func(b gwv1.HTTPBackendRef) []gwv1.HTTPBackendRef { return []gwv1.HTTPBackendRef{b} }
-	exact, re := gwv1.HeaderMatchExact, gwv1.HeaderMatchRegularExpression
-	var rules []gwv1.HTTPRouteRule
-	if spec.header != "" {
-		name := gwv1.HTTPHeaderName(spec.header)
-		switch {
-		case spec.headerValue != "":
-			rules = append(rules, p.cfg.rule(plan, []gwv1.HTTPHeaderMatch{{Type: &exact, Name: name, Value: spec.headerValue}}, only(canary)))
-		case spec.headerPattern != "":
-			if _, err := regexp.Compile(spec.headerPattern); err != nil {
-				cp.rep.warn("metadata.annotations", "canary-by-header-pattern %q is not RE2 syntax: header rule not migrated", spec.headerPattern)
-				break
-			}
-			rules = append(rules, p.cfg.rule(plan, []gwv1.HTTPHeaderMatch{{Type: &re, Name: name, Value: ".*(?:" + spec.headerPattern + ").*"}}, only(canary)))
-		default:
-			rules = append(rules,
-				p.cfg.rule(plan, []gwv1.HTTPHeaderMatch{{Type: &exact, Name: name, Value: "always"}}, only(canary)),
-				p.cfg.rule(plan, []gwv1.HTTPHeaderMatch{{Type: &exact, Name: name, Value: "never"}}, only(main)))
-		}
-	}
-	if spec.cookie != "" {
-		cookie := func(v string) string { return `(.*;\s*)?` + regexp.QuoteMeta(spec.cookie) + `=` + v + `(;.*)?` }
-		rules = append(rules,
-			p.cfg.rule(plan, []gwv1.HTTPHeaderMatch{{Type: &re, Name: "Cookie", Value: cookie("always")}}, only(canary)),
-			p.cfg.rule(plan, []gwv1.HTTPHeaderMatch{{Type: &re, Name: "Cookie", Value: cookie("never")}}, only(main)))
-	}
+	rules := p.cfg.canarySelectRules(plan, spec, main, canary, cp.rep)
 	backends := only(main)
 	if spec.weight > 0 {
 		w := min(spec.weight, spec.weightTotal)
@@ -221,6 +197,39 @@ func (m *migration) canaryRules(p *ingressPlan, host string, path networkingv1.H
 		backends = []gwv1.HTTPBackendRef{main, canary}
 	}
 	return append([]gwv1.HTTPRouteRule{p.cfg.rule(plan, nil, backends)}, rules...)
+}
+
+// canarySelectRules are the rules a canary's header and cookie selection
+// adds (before the weight, as ingress-nginx checks header, then cookie,
+// then weight).
+func (c *ingressConfig) canarySelectRules(plan pathPlan, spec *canarySpec, main, canary gwv1.HTTPBackendRef, canaryRep *ObjectReport) []gwv1.HTTPRouteRule {
+	only := func(b gwv1.HTTPBackendRef) []gwv1.HTTPBackendRef { return []gwv1.HTTPBackendRef{b} }
+	exact, re := gwv1.HeaderMatchExact, gwv1.HeaderMatchRegularExpression
+	var rules []gwv1.HTTPRouteRule
+	if spec.header != "" {
+		name := gwv1.HTTPHeaderName(spec.header)
+		switch {
+		case spec.headerValue != "":
+			rules = append(rules, c.rule(plan, []gwv1.HTTPHeaderMatch{{Type: &exact, Name: name, Value: spec.headerValue}}, only(canary)))
+		case spec.headerPattern != "":
+			if _, err := regexp.Compile(spec.headerPattern); err != nil {
+				canaryRep.warn("metadata.annotations", "canary-by-header-pattern %q is not RE2 syntax: header rule not migrated", spec.headerPattern)
+				break
+			}
+			rules = append(rules, c.rule(plan, []gwv1.HTTPHeaderMatch{{Type: &re, Name: name, Value: ".*(?:" + spec.headerPattern + ").*"}}, only(canary)))
+		default:
+			rules = append(rules,
+				c.rule(plan, []gwv1.HTTPHeaderMatch{{Type: &exact, Name: name, Value: "always"}}, only(canary)),
+				c.rule(plan, []gwv1.HTTPHeaderMatch{{Type: &exact, Name: name, Value: "never"}}, only(main)))
+		}
+	}
+	if spec.cookie != "" {
+		cookie := func(v string) string { return `(.*;\s*)?` + regexp.QuoteMeta(spec.cookie) + `=` + v + `(;.*)?` }
+		rules = append(rules,
+			c.rule(plan, []gwv1.HTTPHeaderMatch{{Type: &re, Name: "Cookie", Value: cookie("always")}}, only(canary)),
+			c.rule(plan, []gwv1.HTTPHeaderMatch{{Type: &re, Name: "Cookie", Value: cookie("never")}}, only(main)))
+	}
+	return rules
 }
 
 func appendOnce(list []string, s string) []string {

@@ -27,6 +27,8 @@ var SupportedFeatures = []gwv1.FeatureName{
 	"GatewayHTTPListenerIsolation",
 	"GatewayFrontendClientCertificateValidation",
 	"GatewayFrontendClientCertificateValidationInsecureFallback",
+	"GatewayHTTPSListenerDetectMisdirectedRequests",
+	"GatewayInfrastructure",
 	"GatewayPort8080",
 	"TLSRouteModeMixed",
 	"TLSRouteModeTerminate",

@@ -51,6 +51,13 @@ func variants(t *testing.T) map[string][]source.Event {
 	add(`{apiVersion: gateway.networking.k8s.io/v1beta1, kind: ReferenceGrant, metadata: {name: c, namespace: apps}, spec: {from: [{group: gateway.networking.k8s.io, kind: Gateway, namespace: infra}], to: [{group: "", kind: Secret}]}}`)
 	add(`{apiVersion: v1, kind: Namespace, metadata: {name: apps, labels: {team: x}}}`)
 	add(`{apiVersion: v1, kind: Namespace, metadata: {name: apps, labels: {team: z}}}`)
+	// TLSRoute and TCPRoute (l4route.go): a g2 variant with TLS (both
+	// modes) and TCP listeners, routes that attach, miss or are replaced.
+	add(`{apiVersion: gateway.networking.k8s.io/v1, kind: Gateway, metadata: {name: g2, namespace: infra}, spec: {gatewayClassName: gh, listeners: [{name: pass, port: 443, protocol: TLS, hostname: "*.example.com", tls: {mode: Passthrough}, allowedRoutes: {namespaces: {from: All}}}, {name: term, port: 443, protocol: TLS, hostname: t.example.org, tls: {certificateRefs: [{name: cert, namespace: apps}]}, allowedRoutes: {namespaces: {from: All}}}, {name: tcp, port: 9000, protocol: TCP, allowedRoutes: {namespaces: {from: All}}}]}}`)
+	add(`{apiVersion: gateway.networking.k8s.io/v1, kind: TLSRoute, metadata: {name: t0, namespace: apps}, spec: {parentRefs: [{name: g2, namespace: infra}], hostnames: [a.example.com, t.example.org], rules: [{backendRefs: [{name: s0, port: 80}]}]}}`)
+	add(`{apiVersion: gateway.networking.k8s.io/v1, kind: TLSRoute, metadata: {name: t0, namespace: apps}, spec: {parentRefs: [{name: g2, namespace: infra, sectionName: pass}], hostnames: [b.example.net], rules: [{backendRefs: [{name: s2, namespace: other, port: 80}]}]}}`)
+	add(`{apiVersion: gateway.networking.k8s.io/v1, kind: TCPRoute, metadata: {name: c0, namespace: apps}, spec: {parentRefs: [{name: g2, namespace: infra, port: 9000}], rules: [{backendRefs: [{name: s0, port: 80, weight: 3}, {name: s1, port: 81}]}]}}`)
+	add(`{apiVersion: gateway.networking.k8s.io/v1, kind: TCPRoute, metadata: {name: c0, namespace: apps}, spec: {parentRefs: [{name: g1, namespace: infra}], rules: [{backendRefs: [{name: s1, port: 80}]}]}}`)
 	// GRPCRoute and BackendTLSPolicy (grpcroute.go, backendtls.go).
 	add(`{apiVersion: gateway.networking.k8s.io/v1, kind: GRPCRoute, metadata: {name: r0, namespace: apps}, spec: {parentRefs: [{name: g1, namespace: infra}], rules: [{matches: [{method: {service: a.B, method: C}}], backendRefs: [{name: s0, port: 80}]}]}}`)
 	add(`{apiVersion: gateway.networking.k8s.io/v1, kind: GRPCRoute, metadata: {name: r0, namespace: apps}, spec: {parentRefs: [{name: g2, namespace: infra}], hostnames: [a.example.com], rules: [{backendRefs: [{name: s1, port: 80}]}]}}`)

@@ -335,7 +335,7 @@ func TestFastPathEndpointRemovalClosesIdle(t *testing.T) {
 
 func TestFastEligible(t *testing.T) {
 	mk := func(method string, cl int64, hdr ...string) *http.Request {
-		r, _ := http.NewRequest(method, "http://x/", nil)
+		r, _ := http.NewRequest(method, "http://x/", strings.NewReader("body"))
 		r.ContentLength = cl
 		for i := 0; i+1 < len(hdr); i += 2 {
 			r.Header.Set(hdr[i], hdr[i+1])

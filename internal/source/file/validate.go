@@ -236,7 +236,7 @@ func validateTrafficPolicy(obj source.Object) []fieldIssue {
 	p := obj.(*v1alpha1.TrafficPolicy)
 	var issues []fieldIssue
 	if len(p.Spec.TargetRefs) == 0 {
-		issues = append(issues, fieldIssue{"spec.targetRefs", "required: name at least one Gateway or HTTPRoute"})
+		issues = append(issues, fieldIssue{"spec.targetRefs", "required: name at least one Gateway, ListenerSet or HTTPRoute"})
 	}
 	for i, r := range p.Spec.TargetRefs {
 		if r.Kind == "" || r.Name == "" {
