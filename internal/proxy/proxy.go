@@ -113,6 +113,10 @@ func (p *Proxy) Apply(d ir.Delta) []ir.Rejection {
 	var pUp []*ir.Policy
 	var pRm []string
 	var bindsChanged bool
+	// Backends are removed only after the new table is in place: the old
+	// table may still route to them until the swap (a route moving off a
+	// backend arrives with that backend's removal in one delta).
+	var backendRm []string
 	certs := p.applyCertificates(d, &rej)
 	for _, r := range d.Upserts {
 		switch v := r.(type) {
@@ -137,7 +141,7 @@ func (p *Proxy) Apply(d ir.Delta) []ir.Rejection {
 	for _, id := range d.Removes {
 		switch id.Kind {
 		case ir.KindBackend:
-			p.upstreams.Remove(id.Name)
+			backendRm = append(backendRm, id.Name)
 		case ir.KindListener:
 			lRm = append(lRm, id.Name)
 		case ir.KindRoute:
@@ -163,6 +167,9 @@ func (p *Proxy) Apply(d ir.Delta) []ir.Rejection {
 		rej = append(rej, p.updateTable(lUp, lRm, rUp, rRm)...)
 	}
 	p.applyL4(d)
+	for _, name := range backendRm {
+		p.upstreams.Remove(name)
+	}
 	// Failed binds are retried on every delta (a freed port is picked up),
 	// and reported every time, so the control plane's view stays current.
 	if bindsChanged || p.bindFailures > 0 {

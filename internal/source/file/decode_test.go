@@ -209,6 +209,8 @@ spec: {ports: [{port: "80"}]}
 		{"overflow", `{apiVersion: v1, kind: Service, metadata: {name: s}, spec: {ports: [{port: 99999999999}]}}`, "Service default/s", "spec.ports[0].port", "out of range"},
 		{"unknown kind", `{apiVersion: v1, kind: Pod, metadata: {name: p}}`, "", "kind", "supported kinds: BackendTLSPolicy, ConfigMap, EndpointSlice"},
 		{"missing kind", `{apiVersion: v1, metadata: {name: p}}`, "", "kind", "missing kind"},
+		{"ListenerSet duplicate listener", `{apiVersion: gateway.networking.k8s.io/v1, kind: ListenerSet, metadata: {name: ls}, spec: {parentRef: {name: gw}, listeners: [{name: a, port: 80, protocol: HTTP}, {name: a, port: 81, protocol: HTTP}]}}`, "ListenerSet default/ls", "spec.listeners[1].name", "unique within a ListenerSet"},
+		{"ListenerSet without parent", `{apiVersion: gateway.networking.k8s.io/v1, kind: ListenerSet, metadata: {name: ls}, spec: {listeners: [{name: a, port: 80, protocol: HTTP}]}}`, "ListenerSet default/ls", "spec.parentRef.name", "name the Gateway"},
 		{"missing apiVersion", `{kind: ConfigMap, metadata: {name: p}}`, "ConfigMap default/p", "apiVersion", "add `apiVersion: v1`"},
 		{"wrong apiVersion", `{apiVersion: gateway.networking.k8s.io/v1alpha2, kind: Gateway, metadata: {name: g}}`, "Gateway default/g", "apiVersion", "use gateway.networking.k8s.io/v1 or"},
 		{"missing name", `{apiVersion: v1, kind: ConfigMap, metadata: {namespace: x}}`, "ConfigMap", "metadata.name", "missing metadata.name"},

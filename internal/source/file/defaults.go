@@ -19,25 +19,33 @@ func defaultGateway(obj source.Object) {
 	gw := obj.(*gatewayv1.Gateway)
 	for i := range gw.Spec.Listeners {
 		l := &gw.Spec.Listeners[i]
-		if l.AllowedRoutes == nil {
-			l.AllowedRoutes = &gatewayv1.AllowedRoutes{}
-		}
-		if l.AllowedRoutes.Namespaces == nil {
-			l.AllowedRoutes.Namespaces = &gatewayv1.RouteNamespaces{}
-		}
-		if l.AllowedRoutes.Namespaces.From == nil {
-			l.AllowedRoutes.Namespaces.From = ptr(gatewayv1.NamespacesFromSame)
-		}
-		if l.TLS != nil && l.TLS.Mode == nil {
-			l.TLS.Mode = ptr(gatewayv1.TLSModeTerminate)
-		}
-		if l.TLS != nil {
-			for j := range l.TLS.CertificateRefs {
-				ref := &l.TLS.CertificateRefs[j]
-				setDefault(&ref.Group, "")
-				setDefault(&ref.Kind, "Secret")
-			}
-		}
+		defaultListener(&l.AllowedRoutes, l.TLS)
+	}
+}
+
+// defaultListener applies the listener defaults shared by Gateways and
+// ListenerSets: allowedRoutes from Same, TLS mode Terminate, certificate
+// refs to core Secrets.
+func defaultListener(ar **gatewayv1.AllowedRoutes, tls *gatewayv1.ListenerTLSConfig) {
+	if *ar == nil {
+		*ar = &gatewayv1.AllowedRoutes{}
+	}
+	if (*ar).Namespaces == nil {
+		(*ar).Namespaces = &gatewayv1.RouteNamespaces{}
+	}
+	if (*ar).Namespaces.From == nil {
+		(*ar).Namespaces.From = ptr(gatewayv1.NamespacesFromSame)
+	}
+	if tls == nil {
+		return
+	}
+	if tls.Mode == nil {
+		tls.Mode = ptr(gatewayv1.TLSModeTerminate)
+	}
+	for j := range tls.CertificateRefs {
+		ref := &tls.CertificateRefs[j]
+		setDefault(&ref.Group, "")
+		setDefault(&ref.Kind, "Secret")
 	}
 }
 

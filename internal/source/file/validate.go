@@ -60,21 +60,32 @@ func validateGateway(obj source.Object) []fieldIssue {
 	if gw.Spec.GatewayClassName == "" {
 		issues = append(issues, fieldIssue{"spec.gatewayClassName", "required: name the GatewayClass this Gateway uses"})
 	}
-	if len(gw.Spec.Listeners) > maxListeners {
-		issues = append(issues, fieldIssue{"spec.listeners", fmt.Sprintf("at most %d listeners are allowed, found %d; split them across Gateways or ListenerSets", maxListeners, len(gw.Spec.Listeners))})
+	return append(issues, validateListeners("Gateway", len(gw.Spec.Listeners), func(i int) (gatewayv1.SectionName, gatewayv1.PortNumber, gatewayv1.ProtocolType) {
+		l := &gw.Spec.Listeners[i]
+		return l.Name, l.Port, l.Protocol
+	})...)
+}
+
+// validateListeners checks the n listeners of a Gateway or ListenerSet
+// (owner) as the CRD schemas do: count, unique names, ports, protocols.
+func validateListeners(owner string, n int, get func(i int) (gatewayv1.SectionName, gatewayv1.PortNumber, gatewayv1.ProtocolType)) []fieldIssue {
+	var issues []fieldIssue
+	if n > maxListeners {
+		issues = append(issues, fieldIssue{"spec.listeners", fmt.Sprintf("at most %d listeners are allowed, found %d; split them across Gateways or ListenerSets", maxListeners, n)})
 	}
 	seen := map[gatewayv1.SectionName]int{}
-	for i, l := range gw.Spec.Listeners {
+	for i := 0; i < n; i++ {
+		name, port, protocol := get(i)
 		path := fmt.Sprintf("spec.listeners[%d]", i)
-		if l.Name == "" {
+		if name == "" {
 			issues = append(issues, fieldIssue{path + ".name", "required: give each listener a unique name"})
-		} else if first, dup := seen[l.Name]; dup {
-			issues = append(issues, fieldIssue{path + ".name", fmt.Sprintf("listener name %q is already used by spec.listeners[%d]; listener names must be unique within a Gateway", l.Name, first)})
+		} else if first, dup := seen[name]; dup {
+			issues = append(issues, fieldIssue{path + ".name", fmt.Sprintf("listener name %q is already used by spec.listeners[%d]; listener names must be unique within a %s", name, first, owner)})
 		} else {
-			seen[l.Name] = i
+			seen[name] = i
 		}
-		issues = appendPortIssue(issues, path+".port", int64(l.Port))
-		if l.Protocol == "" {
+		issues = appendPortIssue(issues, path+".port", int64(port))
+		if protocol == "" {
 			issues = append(issues, fieldIssue{path + ".protocol", "required: set HTTP, HTTPS, TLS, TCP or UDP"})
 		}
 	}
