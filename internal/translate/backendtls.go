@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -316,15 +317,48 @@ func (t *Translator) gatewayClientCertificate(ctx *collection.Ctx, routes []coll
 	if best == nil {
 		return nil, nil
 	}
-	key, ok := t.clientCertSecretKey(ctx, best)
+	certPEM, keyPEM, _, _ = t.resolveClientCertificate(ctx, best)
+	return certPEM, keyPEM
+}
+
+// resolveClientCertificate resolves a Gateway's clientCertificateRef. When
+// it is not usable, reason and msg say why (the Gateway's ResolvedRefs
+// condition) and no certificate is returned.
+func (t *Translator) resolveClientCertificate(ctx *collection.Ctx, gw *gwv1.Gateway) (certPEM, keyPEM []byte, reason gwv1.GatewayConditionReason, msg string) {
+	ref := clientCertRef(gw)
+	const field = "spec.tls.backend.clientCertificateRef"
+	if (ref.Group != nil && *ref.Group != "") || (ref.Kind != nil && *ref.Kind != "Secret") {
+		return nil, nil, gwv1.GatewayReasonInvalidClientCertificateRef,
+			fmt.Sprintf("%s: kind %s/%s is not supported; use a kubernetes.io/tls Secret", field, deref(ref.Group), deref(ref.Kind))
+	}
+	key, ok := t.clientCertSecretKey(ctx, gw)
 	if !ok {
-		return nil, nil
+		return nil, nil, gwv1.GatewayReasonRefNotPermitted,
+			fmt.Sprintf("%s: Secret %s is in another namespace and no ReferenceGrant allows it", field, gatewayClientCertRefs(gw)[0])
 	}
-	s, ok := collection.Fetch(ctx, t.in.Secrets.Collection, key)
-	if !ok || len(s.Data[corev1.TLSCertKey]) == 0 || len(s.Data[corev1.TLSPrivateKeyKey]) == 0 {
-		return nil, nil
+	s, found := collection.Fetch(ctx, t.in.Secrets.Collection, key)
+	if !found {
+		return nil, nil, gwv1.GatewayReasonInvalidClientCertificateRef, fmt.Sprintf("%s: Secret %s not found", field, key)
 	}
-	return s.Data[corev1.TLSCertKey], s.Data[corev1.TLSPrivateKeyKey]
+	certPEM, keyPEM = s.Data[corev1.TLSCertKey], s.Data[corev1.TLSPrivateKeyKey]
+	if _, err := tls.X509KeyPair(certPEM, keyPEM); err != nil {
+		return nil, nil, gwv1.GatewayReasonInvalidClientCertificateRef,
+			fmt.Sprintf("%s: Secret %s does not hold a valid certificate and key in tls.crt/tls.key: %v", field, key, err)
+	}
+	return certPEM, keyPEM, "", ""
+}
+
+// gatewayClientCertCondition is the Gateway's ResolvedRefs condition about
+// its backend client certificate; ok is false when it names none.
+func (t *Translator) gatewayClientCertCondition(ctx *collection.Ctx, gatewayKey string, gen int64) (metav1.Condition, bool) {
+	gw, found := collection.Fetch(ctx, t.in.Gateways.Collection, gatewayKey)
+	if !found || clientCertRef(gw) == nil {
+		return metav1.Condition{}, false
+	}
+	if _, _, reason, msg := t.resolveClientCertificate(ctx, gw); reason != "" {
+		return cond(gwv1.GatewayConditionResolvedRefs, false, reason, msg, gen), true
+	}
+	return cond(gwv1.GatewayConditionResolvedRefs, true, gwv1.GatewayReasonResolvedRefs, "All references resolved", gen), true
 }
 
 func clientCertRef(gw *gwv1.Gateway) *gwv1.SecretObjectReference {

@@ -36,7 +36,7 @@ type gatewayResult struct {
 	// ParamsError is set when spec.infrastructure.parametersRef names
 	// something other than a gatehouse.dev GatewayParameters.
 	ParamsError string
-	Listeners    []*listenerResult
+	Listeners   []*listenerResult
 	// ListenerSetsFrom and ListenerSetSelector are spec.allowedListeners:
 	// which ListenerSets may attach (None by default).
 	ListenerSetsFrom    gwv1.FromNamespaces

@@ -96,6 +96,9 @@ func (t *Translator) finishGateway(ctx *collection.Ctx, g *gatewayResult, routes
 			gwv1.GatewayReasonConfigurationChanged,
 			"client certificate validation uses AllowInsecureFallback: clients without a valid certificate are accepted", g.Generation))
 	}
+	if c, ok := t.gatewayClientCertCondition(ctx, g.Key, g.Generation); ok { // backendtls.go
+		st.Conditions = append(st.Conditions, c)
+	}
 	switch {
 	case t.gatewayService != nil:
 		st.Addresses = t.serviceAddresses(ctx, t.gatewayService(g.Namespace, g.Name))

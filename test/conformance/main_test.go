@@ -139,7 +139,9 @@ func verdict(code int) int {
 			}
 			continue
 		}
-		if r != "pass" {
+		// A single-test run records the others as skipped: only a test
+		// that ran and failed is a regression then.
+		if r == "fail" || r != "pass" && results.fullRun {
 			regressions = append(regressions, n)
 		}
 	}

@@ -27,6 +27,9 @@ const (
 	// BodyUndecodable: the Content-Encoding is unknown or the compressed
 	// bytes are corrupt; the raw bytes are forwarded as sent.
 	BodyUndecodable
+	// BodyStream: a streaming protocol (gRPC); not read, since the client
+	// may keep the stream open, and forwarded untouched.
+	BodyStream
 )
 
 // Body is a request body buffered for inspection.
@@ -50,6 +53,10 @@ type Body struct {
 func ReadBody(r *http.Request, max int64) (Body, error) {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return Body{}, nil
+	}
+	if ct := r.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/grpc") || strings.HasPrefix(ct, "application/connect+") {
+		// Waiting for the end of a bidirectional stream would stall it.
+		return Body{State: BodyStream}, nil
 	}
 	if r.ContentLength > max {
 		// Known too large: read nothing and forward the stream untouched.

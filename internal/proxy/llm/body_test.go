@@ -85,6 +85,16 @@ func TestReadBody(t *testing.T) {
 			t.Errorf("GET: %+v %v, body %T", b, err, r.Body)
 		}
 	})
+	t.Run("gRPC stream not read", func(t *testing.T) {
+		pr, pw := io.Pipe() // never closed: a stream the client keeps open
+		defer pw.Close()
+		r := httptest.NewRequest(http.MethodPost, "/pkg.Svc/Chat", pr)
+		r.ContentLength = -1
+		r.Header.Set("Content-Type", "application/grpc+proto")
+		if b, err := ReadBody(r, 10); err != nil || b.State != BodyStream || r.Body != pr {
+			t.Errorf("gRPC: %+v %v; want BodyStream with the body untouched", b, err)
+		}
+	})
 	t.Run("read error", func(t *testing.T) {
 		boom := errors.New("connection reset")
 		r := httptest.NewRequest(http.MethodPost, "/", io.MultiReader(strings.NewReader("{"), errReader{boom}))
@@ -123,6 +133,7 @@ func TestBodyError(t *testing.T) {
 		{BodyTooLarge, nil, 413, CodeBodyTooLarge},
 		{BodyNone, nil, 400, CodeMissingModel},
 		{BodyUndecodable, nil, 400, CodeInvalidBody},
+		{BodyStream, nil, 400, CodeInvalidBody},
 		{BodyComplete, ErrNoModel, 400, CodeMissingModel},
 		{BodyComplete, ErrModelNotString, 400, CodeMissingModel},
 		{BodyComplete, ErrInvalidJSON, 400, CodeInvalidBody},

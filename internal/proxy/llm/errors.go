@@ -48,6 +48,8 @@ func BodyError(state BodyState, scanErr error) (status int, message, code string
 		return http.StatusRequestEntityTooLarge, "request body is larger than the gateway inspects", CodeBodyTooLarge
 	case state == BodyNone:
 		return http.StatusBadRequest, "request has no body; a JSON body with a \"model\" is required", CodeMissingModel
+	case state == BodyStream:
+		return http.StatusBadRequest, "streaming request bodies are not inspected", CodeInvalidBody
 	case state == BodyUndecodable:
 		return http.StatusBadRequest, "request body could not be decoded (Content-Encoding)", CodeInvalidBody
 	case scanErr == ErrNoModel:
