@@ -44,7 +44,7 @@ func TestRouteMovingOffARemovedBackendNeverGets500(t *testing.T) {
 		}()
 	}
 	from, to := "a", "b"
-	for v := uint64(3); v < 403 && bad.Load() == 0; v++ {
+	for v := uint64(3); v < 20003 && bad.Load() == 0; v++ {
 		p.Apply(ir.Delta{Version: v, Upserts: []ir.Resource{backends[to], routeTo("r", "/", to)},
 			Removes: []ir.ID{{Kind: ir.KindBackend, Name: from}}})
 		from, to = to, from

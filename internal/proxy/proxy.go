@@ -141,7 +141,7 @@ func (p *Proxy) Apply(d ir.Delta) []ir.Rejection {
 	for _, id := range d.Removes {
 		switch id.Kind {
 		case ir.KindBackend:
-			backendRm = append(backendRm, id.Name)
+			p.upstreams.Remove(id.Name)
 		case ir.KindListener:
 			lRm = append(lRm, id.Name)
 		case ir.KindRoute:

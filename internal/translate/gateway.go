@@ -368,7 +368,7 @@ func supportedProtocols() string {
 // keys are still returned so the proxy keeps their last valid version.
 func (t *Translator) listenerCertificates(ctx *collection.Ctx, owner listenerOwner, l *gwv1.Listener, refs *[]string) (keys []string, reason gwv1.ListenerConditionReason, msg string, malformed bool) {
 	if l.TLS == nil || len(l.TLS.CertificateRefs) == 0 {
-		return nil, gwv1.ListenerReasonInvalidCertificateRef, "HTTPS listener needs tls.certificateRefs", false
+		return nil, gwv1.ListenerReasonInvalidCertificateRef, fmt.Sprintf("a %s listener that terminates TLS needs tls.certificateRefs", l.Protocol), false
 	}
 	if l.TLS.Mode != nil && *l.TLS.Mode != gwv1.TLSModeTerminate {
 		return nil, gwv1.ListenerReasonInvalidCertificateRef, "tls.mode Passthrough is not supported on HTTPS listeners", false
