@@ -269,3 +269,32 @@ func TestDuplicateIngressInInput(t *testing.T) {
 		t.Errorf("duplicate Ingress: %d routes, report %+v", len(res.Namespaces[0].HTTPRoutes), rep.Objects)
 	}
 }
+
+// TestCanaryHeaderPattern: canary-by-header-pattern becomes a regular
+// expression header match (unanchored, as ingress-nginx matched it); a
+// pattern that is not RE2 is reported and left out.
+func TestCanaryHeaderPattern(t *testing.T) {
+	main := ingress("ns", "web", nil, hostRule("a.example.com", "/"))
+	canary := func(name, pattern string) *networkingv1.Ingress {
+		c := ingress("ns", name, map[string]string{nginxPrefix + "canary": "true", nginxPrefix + "canary-by-header": "X-Tier",
+			nginxPrefix + "canary-by-header-pattern": pattern}, hostRule("a.example.com", "/"))
+		c.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Name = "svc-canary"
+		return c
+	}
+	res, _ := mustMigrate(t, main, canary("web-canary", "gold|platinum"))
+	rules := res.Namespaces[0].HTTPRoutes[0].Spec.Rules
+	if len(rules) != 2 {
+		t.Fatalf("got %d rules, want the path and the header rule", len(rules))
+	}
+	h := rules[1].Matches[0].Headers
+	if len(h) != 1 || *h[0].Type != gwv1.HeaderMatchRegularExpression || h[0].Value != ".*(?:gold|platinum).*" || rules[1].BackendRefs[0].Name != "svc-canary" {
+		t.Errorf("header rule %+v", rules[1])
+	}
+	res, rep := mustMigrate(t, main, canary("web-canary", "(?<=x)"))
+	if n := len(res.Namespaces[0].HTTPRoutes[0].Spec.Rules); n != 1 {
+		t.Errorf("an invalid pattern produced %d rules, want 1", n)
+	}
+	if w := rep.Objects[1].Warnings; len(w) != 1 || !strings.Contains(w[0].Message, "not RE2 syntax") {
+		t.Errorf("warnings %+v", w)
+	}
+}

@@ -69,6 +69,9 @@ type Proxy struct {
 	ready        atomic.Bool
 	// l4 serves TLS and TCP binds (l4config.go).
 	l4 *l4State
+	// backendEpoch counts upserts and removals per backend, so a delayed
+	// removal skips a backend added again meanwhile (backend_removal.go).
+	backendEpoch map[string]uint64
 }
 
 // New returns a proxy with an empty configuration and no open sockets.
@@ -113,9 +116,9 @@ func (p *Proxy) Apply(d ir.Delta) []ir.Rejection {
 	var pUp []*ir.Policy
 	var pRm []string
 	var bindsChanged bool
-	// Backends are removed only after the new table is in place: the old
-	// table may still route to them until the swap (a route moving off a
-	// backend arrives with that backend's removal in one delta).
+	// Backends are removed a grace period after the new table is in place:
+	// requests matched on the old table may still use them (a route moving
+	// off a backend arrives with that backend's removal in one delta).
 	var backendRm []string
 	certs := p.applyCertificates(d, &rej)
 	for _, r := range d.Upserts {
@@ -126,6 +129,7 @@ func (p *Proxy) Apply(d ir.Delta) []ir.Rejection {
 				continue
 			}
 			p.resources[v.ResourceID()] = v
+			p.bumpBackendEpoch(v.Name)
 		case *ir.Listener:
 			lUp = append(lUp, v)
 		case *ir.Route:
@@ -141,7 +145,7 @@ func (p *Proxy) Apply(d ir.Delta) []ir.Rejection {
 	for _, id := range d.Removes {
 		switch id.Kind {
 		case ir.KindBackend:
-			p.upstreams.Remove(id.Name)
+			backendRm = append(backendRm, id.Name)
 		case ir.KindListener:
 			lRm = append(lRm, id.Name)
 		case ir.KindRoute:
@@ -167,9 +171,7 @@ func (p *Proxy) Apply(d ir.Delta) []ir.Rejection {
 		rej = append(rej, p.updateTable(lUp, lRm, rUp, rRm)...)
 	}
 	p.applyL4(d)
-	for _, name := range backendRm {
-		p.upstreams.Remove(name)
-	}
+	p.removeBackendsLater(backendRm)
 	// Failed binds are retried on every delta (a freed port is picked up),
 	// and reported every time, so the control plane's view stays current.
 	if bindsChanged || p.bindFailures > 0 {
