@@ -55,6 +55,7 @@ cluster-down:
 
 test-cluster: cluster-build
 	GATEHOUSE_CLUSTER_TESTS=1 $(GO) test -count=1 -p 1 -timeout 40m ./test/cluster/... ./test/k8s/... ./internal/provision/...
+	GATEHOUSE_CLUSTER_TESTS=1 $(GO) test -count=1 -timeout 20m -run 'TestMigrateOutputAppliesToCluster' ./test/e2e/
 
 # The upstream Gateway API conformance suite (v1.6.3, GATEWAY-HTTP) on the
 # local cluster; writes conformance/reports/v1.6.3/gatehouse.yaml and fails if
