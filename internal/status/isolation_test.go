@@ -2,8 +2,8 @@ package status
 
 import (
 	"context"
-	"io"
 	"log/slog"
+	"os"
 	"reflect"
 	"testing"
 
@@ -43,7 +43,7 @@ func TestOtherControllersStatusIsNeverWritten(t *testing.T) {
 		Status: gwv1.HTTPRouteStatus{RouteStatus: gwv1.RouteStatus{Parents: []gwv1.RouteParentStatus{foreignParent}}}}
 	client := fake.NewSimpleClientset(append(objs, route)...)
 
-	w := New(client, ours, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	w := New(client, ours, slog.New(slog.NewTextHandler(os.Stderr, nil)))
 	w.SetLeader(true)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
