@@ -22,9 +22,9 @@ const DefaultControllerName = "gatehouse.dev/gateway-controller"
 // Inputs are the engine's input collections, keyed "namespace/name" (or
 // "name" for cluster-scoped kinds).
 type Inputs struct {
-	GatewayClasses  *collection.Input[*gwv1.GatewayClass]
-	Gateways        *collection.Input[*gwv1.Gateway]
-	ListenerSets    *collection.Input[*gwv1.ListenerSet]
+	GatewayClasses *collection.Input[*gwv1.GatewayClass]
+	Gateways       *collection.Input[*gwv1.Gateway]
+	ListenerSets   *collection.Input[*gwv1.ListenerSet]
 	// Routes holds every route kind (HTTPRoute, GRPCRoute, ...), keyed
 	// "Kind/namespace/name", so that attachment counts, backend references
 	// and outputs are computed once for all kinds.
@@ -58,19 +58,19 @@ type Translator struct {
 	grantsByNamespace collection.Index[*gwv1.ReferenceGrant]
 	slicesByService   collection.Index[*discoveryv1.EndpointSlice]
 
-	classes       collection.Collection[*classResult]
-	gateways      collection.Collection[*gatewayResult]
+	classes  collection.Collection[*classResult]
+	gateways collection.Collection[*gatewayResult]
 	// ListenerSets: see listenerset.go.
 	listenerSets     collection.Collection[*listenerSetResult]
 	listenerMerge    collection.Collection[*mergeResult]
 	listenerSetViews collection.Collection[*listenerSetResult]
 	listenerSetFinal collection.Collection[*listenerSetFinal]
-	routes        collection.Collection[*routeResult]
-	gatewayStatus collection.Collection[*gatewayFinal]
-	binds         collection.Collection[*ir.Bind]
-	backends      collection.Collection[*ir.Backend]
-	certificates  collection.Collection[*ir.Certificate]
-	secretRefs    []collection.Collection[int]
+	routes           collection.Collection[*routeResult]
+	gatewayStatus    collection.Collection[*gatewayFinal]
+	binds            collection.Collection[*ir.Bind]
+	backends         collection.Collection[*ir.Backend]
+	certificates     collection.Collection[*ir.Certificate]
+	secretRefs       []collection.Collection[int]
 	// llmSecretRefs counts the API-key Secrets of StaticBackends' llm
 	// sections (llm.go), by "namespace/name".
 	llmSecretRefs collection.Collection[int]
