@@ -49,7 +49,12 @@ func TestOtherControllersStatusIsNeverWritten(t *testing.T) {
 	defer cancel()
 	go w.Run(ctx, 2)
 	tr := translate.New(ours)
-	tr.OnStatus(w.Update)
+	tr.OnStatus(func(c translate.StatusChange) {
+		for _, s := range c.Updated {
+			t.Logf("DEBUG %s %s %+v", s.Kind, s.Name, s.Gateway)
+		}
+		w.Update(c)
+	})
 	var events []source.Event
 	for _, o := range append(objs, route) {
 		m := o.(metav1.Object)

@@ -23,6 +23,7 @@ var SupportedFeatures = []gwv1.FeatureName{
 	// extended
 	"BackendTLSPolicy",
 	"BackendTLSPolicySANValidation",
+	"GatewayBackendClientCertificate",
 	"GatewayAddressEmpty",
 	"GatewayHTTPListenerIsolation",
 	"GatewayFrontendClientCertificateValidation",
