@@ -89,7 +89,7 @@ func (t *Translator) translateListenerSet(ctx *collection.Ctx, key string, ls *g
 		r.NotAccepted = gwv1.ListenerSetReasonNotAllowed
 		r.Message = "the parent Gateway's allowedListeners does not allow ListenerSets from this namespace"
 		return r, true
-	case g.AddressError != "":
+	case g.AddressError != "" || g.ParamsError != "":
 		r.NotAccepted = gwv1.ListenerSetReasonParentNotAccepted
 		r.Message = "the parent Gateway is not accepted"
 		return r, true
