@@ -65,3 +65,13 @@ conformance: cluster-build
 
 clean:
 	rm -rf bin
+
+# Soak: continuous traffic through the standalone gateway (127.0.0.1 only)
+# with config churn and injected faults; samples go to test/soak/out/.
+# SOAK_DURATION and SOAK_RATE (req/s) bound it. Not part of `make test`.
+SOAK_DURATION ?= 5m
+SOAK_RATE ?= 300
+.PHONY: soak
+soak:
+	GATEHOUSE_SOAK=1 GATEHOUSE_SOAK_DURATION=$(SOAK_DURATION) GATEHOUSE_SOAK_RATE=$(SOAK_RATE) \
+		$(GO) test -count=1 -v -run '^TestSoak$$' -timeout 0 ./test/soak/

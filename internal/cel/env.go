@@ -65,20 +65,27 @@ func NewEnv() (*Env, error) {
 // OutputType is the type a compiled expression must produce.
 type OutputType struct {
 	t *cel.Type
+	// alt is a second accepted type (BodyType: string or bytes).
+	alt *cel.Type
 }
 
 // Expected output types.
 var (
 	AnyType    = OutputType{}
-	BoolType   = OutputType{cel.BoolType}
-	StringType = OutputType{cel.StringType}
-	IntType    = OutputType{cel.IntType}
-	BytesType  = OutputType{cel.BytesType}
+	BoolType   = OutputType{t: cel.BoolType}
+	StringType = OutputType{t: cel.StringType}
+	IntType    = OutputType{t: cel.IntType}
+	BytesType  = OutputType{t: cel.BytesType}
+	// BodyType accepts string or bytes: a replacement body.
+	BodyType = OutputType{t: cel.StringType, alt: cel.BytesType}
 )
 
 func (o OutputType) String() string {
 	if o.t == nil {
 		return "any"
+	}
+	if o.alt != nil {
+		return o.t.String() + " or " + o.alt.String()
 	}
 	return o.t.String()
 }
@@ -89,7 +96,7 @@ func (o OutputType) accepts(t *cel.Type) bool {
 	if o.t == nil || t.Kind() == types.DynKind || t.Kind() == types.AnyKind {
 		return true
 	}
-	return o.t.IsAssignableType(t)
+	return o.t.IsAssignableType(t) || (o.alt != nil && o.alt.IsAssignableType(t))
 }
 
 // CompileError reports why an expression was rejected. Its message is cel-go's,
@@ -133,6 +140,9 @@ type Program struct {
 	costMin uint64
 	costMax uint64
 	limited bool
+	// fast is the expression compiled to Go closures (fastpath.go), or nil
+	// when it has a shape only cel-go evaluates.
+	fast fastNode
 }
 
 // Compile parses and type-checks expr and plans it for evaluation. Errors are
@@ -169,6 +179,9 @@ func (e *Env) Compile(expr string, want OutputType) (*Program, error) {
 			Issues: []CompileIssue{{Line: 1, Column: 1, Message: err.Error()}}}
 	}
 	p.prg = prg
+	if !p.limited {
+		p.fast = compileFast(checked.NativeRep().Expr())
+	}
 	return p, nil
 }
 
@@ -183,6 +196,10 @@ func (p *Program) Uses() Uses { return p.uses }
 // threshold, are evaluated with a runtime limit of RuntimeCostLimit.
 func (p *Program) CostEstimate() (lo, hi uint64) { return p.costMin, p.costMax }
 
+// FastPath reports whether p runs as native Go closures rather than through
+// cel-go's interpreter (see fastpath.go); the result is the same either way.
+func (p *Program) FastPath() bool { return p.fast != nil }
+
 // CostLimited reports whether evaluation is cut off at RuntimeCostLimit.
 func (p *Program) CostLimited() bool { return p.limited }
 
@@ -192,6 +209,18 @@ func (p *Program) Eval(ctx *Context) (ref.Val, error) {
 	if ctx == nil {
 		return nil, errors.New("cel: nil Context")
 	}
+	if p.fast != nil {
+		out := p.fast(ctx, nil)
+		if e, ok := out.(*types.Err); ok {
+			return nil, fmt.Errorf("%s: %w", p.expr, e)
+		}
+		return out, nil
+	}
+	return p.evalInterpreted(ctx)
+}
+
+// evalInterpreted evaluates p with cel-go's interpreter.
+func (p *Program) evalInterpreted(ctx *Context) (ref.Val, error) {
 	out, _, err := p.prg.Eval(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p.expr, err)
@@ -224,4 +253,21 @@ func (p *Program) EvalString(ctx *Context) (string, error) {
 		return "", fmt.Errorf("%s: got %s, want string", p.expr, out.Type().TypeName())
 	}
 	return string(s), nil
+}
+
+// EvalBody evaluates p and requires a string or bytes result, returned as
+// bytes. The slice may alias the Context's buffers (request or response
+// body): write it out before the Context changes, or copy it.
+func (p *Program) EvalBody(ctx *Context) ([]byte, error) {
+	out, err := p.Eval(ctx)
+	if err != nil {
+		return nil, err
+	}
+	switch x := out.(type) {
+	case types.String:
+		return []byte(string(x)), nil
+	case types.Bytes:
+		return []byte(x), nil
+	}
+	return nil, fmt.Errorf("%s: got %s, want string or bytes", p.expr, out.Type().TypeName())
 }

@@ -140,6 +140,9 @@ type Route struct {
 	Backends []BackendRef `json:"backends,omitempty"`
 	// Timeouts are the rule's request and backend-request timeouts.
 	Timeouts Timeouts `json:"timeouts,omitempty"`
+	// Retry, when set, sends a failed request to the backend again
+	// (HTTPRoute rule retry); nil means a request is tried once.
+	Retry *Retry `json:"retry,omitempty"`
 }
 
 // ResourceID implements Resource.
@@ -306,6 +309,22 @@ type Timeouts struct {
 	Request time.Duration `json:"request,omitempty"`
 	// BackendRequest bounds one request to a backend.
 	BackendRequest time.Duration `json:"backendRequest,omitempty"`
+}
+
+// Retry says when the proxy sends a request to a backend again. Only
+// requests it can replay are retried (no body, or a body small enough to
+// have been buffered), and never once response bytes reached the client.
+type Retry struct {
+	// Codes are the response status codes (400-599) that are retried.
+	// Connect failures, connection resets and per-try timeouts before a
+	// response head are retried whatever the codes; an empty list retries
+	// only those.
+	Codes []int `json:"codes,omitempty"`
+	// Attempts is the largest number of retries after the first try (>= 1).
+	Attempts int `json:"attempts"`
+	// Backoff is the least time waited before a retry; later retries wait
+	// longer (doubling, capped at ten times Backoff). Zero retries at once.
+	Backoff time.Duration `json:"backoff,omitempty"`
 }
 
 // AppProtocol is how the proxy talks to a backend port.

@@ -148,6 +148,10 @@ func (h *bindHandler) serveRoute(w http.ResponseWriter, r *http.Request, res rou
 		return
 	}
 	h.mirror(r, rt.Filters.Mirrors(), be.Filters.Mirrors())
+	// Outside the LLM writer, so that it sees the upstream's body; finished
+	// after it (defers run last first), so llm.* is complete by then.
+	w, finishBody := ps.replaceResponseBody(w)
+	defer finishBody()
 	// After mirroring: mirrors get the client's request, never the LLM
 	// backend's API key.
 	w, done, ok := h.llmExchange(w, r, ps, info, be.IR.Backend)
@@ -168,6 +172,7 @@ func (h *bindHandler) serveRoute(w http.ResponseWriter, r *http.Request, res rou
 		Backend: be.IR.Backend,
 		Port:    be.IR.Port,
 		Timeout: rt.IR.Timeouts.BackendRequest,
+		Retry:   rt.IR.Retry,
 		ModifyResponse: func(hdr http.Header) {
 			be.Filters.Response(hdr, r)
 			rt.Filters.Response(hdr, r)

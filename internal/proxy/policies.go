@@ -211,3 +211,18 @@ func (h *bindHandler) writeAccessLog(ps *policyState, status int, size int64) {
 		h.p.accessLogMu.Unlock()
 	}
 }
+
+// replaceResponseBody wraps w when a response body expression applies to the
+// request; finish must run once the upstream response has been copied. With
+// no such expression w is returned as is, so responses stream untouched.
+func (ps *policyState) replaceResponseBody(w http.ResponseWriter) (_ http.ResponseWriter, finish func()) {
+	if ps == nil || ps.ctx == nil || len(ps.applicable) == 0 {
+		return w, noop
+	}
+	prog := ps.applicable.ResponseBody()
+	if prog == nil {
+		return w, noop
+	}
+	br := policy.NewBodyReplacer(w, ps.ctx, prog, policy.MaxResponseBody)
+	return br, br.Finish
+}

@@ -2,8 +2,8 @@ package status
 
 import (
 	"context"
+	"io"
 	"log/slog"
-	"os"
 	"reflect"
 	"testing"
 
@@ -41,20 +41,32 @@ func TestOtherControllersStatusIsNeverWritten(t *testing.T) {
 	route := &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "r"},
 		Spec:   gwv1.HTTPRouteSpec{CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "gw"}, {Name: "foreign"}}}},
 		Status: gwv1.HTTPRouteStatus{RouteStatus: gwv1.RouteStatus{Parents: []gwv1.RouteParentStatus{foreignParent}}}}
-	client := fake.NewSimpleClientset(append(objs, route)...)
+	// The API server's copies, apart from the translator's. Gateways are
+	// created through the typed client: the fake tracker guesses the wrong
+	// resource for Gateway objects handed to NewSimpleClientset.
+	client := fake.NewSimpleClientset()
+	for _, o := range append(objs, route) {
+		var err error
+		switch v := o.DeepCopyObject().(type) {
+		case *gwv1.GatewayClass:
+			_, err = client.GatewayV1().GatewayClasses().Create(context.Background(), v, metav1.CreateOptions{})
+		case *gwv1.Gateway:
+			_, err = client.GatewayV1().Gateways(v.Namespace).Create(context.Background(), v, metav1.CreateOptions{})
+		case *gwv1.HTTPRoute:
+			_, err = client.GatewayV1().HTTPRoutes(v.Namespace).Create(context.Background(), v, metav1.CreateOptions{})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 
-	w := New(client, ours, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	w := New(client, ours, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	w.SetLeader(true)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go w.Run(ctx, 2)
 	tr := translate.New(ours)
-	tr.OnStatus(func(c translate.StatusChange) {
-		for _, s := range c.Updated {
-			t.Logf("DEBUG %s %s %+v", s.Kind, s.Name, s.Gateway)
-		}
-		w.Update(c)
-	})
+	tr.OnStatus(w.Update)
 	var events []source.Event
 	for _, o := range append(objs, route) {
 		m := o.(metav1.Object)

@@ -183,7 +183,7 @@ func (t *Translator) celTransform(h *v1alpha1.HeaderTransformation, field string
 	add, errs2 := t.celHeaders(h.Add, field+".add")
 	errs = append(errs, errs2...)
 	if h.Body != "" {
-		if _, err := t.cel.Compile(h.Body, cel.AnyType); err != nil {
+		if _, err := t.cel.Compile(h.Body, cel.BodyType); err != nil {
 			errs = append(errs, fmt.Sprintf("%s.body: %v", field, err))
 		}
 	}

@@ -3,6 +3,7 @@ package translate
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -47,6 +48,9 @@ func (t *Translator) translateRules(ctx *collection.Ctx, hr *gwv1.HTTPRoute) rul
 		}
 		if err == nil {
 			out.Timeouts, err = translateTimeouts(rule.Timeouts)
+		}
+		if err == nil {
+			out.Retry, err = translateRetry(rule.Retry)
 		}
 		if err != nil {
 			rr.invalid = append(rr.invalid, fmt.Sprintf("spec.rules[%d]: %v", i, err))
@@ -149,6 +153,42 @@ func translateTimeouts(t *gwv1.HTTPRouteTimeouts) (ir.Timeouts, error) {
 	}
 	if out.Request > 0 && out.BackendRequest > out.Request {
 		return out, fmt.Errorf("timeouts.backendRequest (%s) must not exceed timeouts.request (%s)", out.BackendRequest, out.Request)
+	}
+	return out, nil
+}
+
+// Retry defaults where the rule leaves a field out (the spec leaves both to
+// the implementation): one retry, after at least 25ms.
+const (
+	defaultRetryAttempts = 1
+	defaultRetryBackoff  = 25 * time.Millisecond
+)
+
+// translateRetry reads a rule's retry stanza; nil when there is none.
+func translateRetry(r *gwv1.HTTPRouteRetry) (*ir.Retry, error) {
+	if r == nil {
+		return nil, nil
+	}
+	out := &ir.Retry{Attempts: defaultRetryAttempts, Backoff: defaultRetryBackoff}
+	for i, c := range r.Codes {
+		if c < 400 || c > 599 {
+			return nil, fmt.Errorf("retry.codes[%d]: %d is not an HTTP error status; use a code from 400 to 599", i, c)
+		}
+		if !slices.Contains(out.Codes, int(c)) {
+			out.Codes = append(out.Codes, int(c))
+		}
+	}
+	if r.Attempts != nil {
+		if *r.Attempts < 1 {
+			return nil, fmt.Errorf("retry.attempts: %d must be at least 1", *r.Attempts)
+		}
+		out.Attempts = *r.Attempts
+	}
+	if r.Backoff != nil {
+		var err error
+		if out.Backoff, err = parseDuration(string(*r.Backoff)); err != nil {
+			return nil, fmt.Errorf("retry.backoff: %v", err)
+		}
 	}
 	return out, nil
 }

@@ -145,7 +145,7 @@ func drive(ctx context.Context, cfg *config, ups *upstreams, rate int, st *stats
 				switch {
 				case err == nil && code/100 == 2:
 					st.ok.Add(1)
-				case strings.HasSuffix(j.url, "/restart/x") && ups.restartExplains(start):
+				case strings.HasSuffix(j.url, "/restart/x") && ups.restartExplains(start, time.Now()):
 					st.explained.Add(1)
 				default:
 					st.unexplainedError(fmt.Sprintf("%s: %d %v", j.url, code, err))

@@ -103,14 +103,14 @@ func (ups *upstreams) restartLoop(ctx context.Context, t *testing.T) {
 	}
 }
 
-// restartExplains reports whether a failure of a request started at
-// start is explained by a restart: it began within the outage (500 ms)
-// plus a 2 s allowance for passive ejection to end.
-func (ups *upstreams) restartExplains(start time.Time) bool {
+// restartExplains reports whether a failure of a request in flight from
+// start to end is explained by a restart: its time overlaps the outage
+// (500 ms) plus a 2 s allowance for passive ejection to end.
+func (ups *upstreams) restartExplains(start, end time.Time) bool {
 	ups.mu.Lock()
 	defer ups.mu.Unlock()
 	for _, r := range ups.restarts {
-		if !start.Before(r.Add(-100*time.Millisecond)) && start.Before(r.Add(2500*time.Millisecond)) {
+		if end.After(r) && start.Before(r.Add(2500*time.Millisecond)) {
 			return true
 		}
 	}

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -34,6 +35,7 @@ func routeToProto(r *ir.Route) *irv1.Route {
 		m.Timeouts = &irv1.Timeouts{Request: durationToProto(r.Timeouts.Request),
 			BackendRequest: durationToProto(r.Timeouts.BackendRequest)}
 	}
+	m.Retry = retryToProto(r.Retry)
 	return m
 }
 
@@ -65,6 +67,45 @@ func routeFromProto(m *irv1.Route) (*ir.Route, error) {
 		if r.Timeouts.BackendRequest, err = durationFromProto(t.BackendRequest); err != nil {
 			return nil, fmt.Errorf("route %s: backend request timeout: %w", m.Name, err)
 		}
+	}
+	if m.Retry != nil {
+		var err error
+		if r.Retry, err = retryFromProto(m.Retry); err != nil {
+			return nil, fmt.Errorf("route %s: retry: %w", m.Name, err)
+		}
+	}
+	return r, nil
+}
+
+func retryToProto(r *ir.Retry) *irv1.Retry {
+	if r == nil {
+		return nil
+	}
+	m := &irv1.Retry{Attempts: int64(r.Attempts), Backoff: durationToProto(r.Backoff)}
+	for _, c := range r.Codes {
+		m.Codes = append(m.Codes, int32(c))
+	}
+	return m
+}
+
+// retryFromProto converts a Retry. Attempts or a backoff out of range are
+// errors (the translator never sends them), so a bad message is rejected,
+// not served; codes are kept as they are (the proxy only ever retries
+// 4xx and 5xx answers).
+func retryFromProto(m *irv1.Retry) (*ir.Retry, error) {
+	r := &ir.Retry{Attempts: int(m.Attempts)}
+	if m.Attempts < 1 || m.Attempts > math.MaxInt32 {
+		return nil, fmt.Errorf("attempts %d is out of range", m.Attempts)
+	}
+	for _, c := range m.Codes {
+		r.Codes = append(r.Codes, int(c))
+	}
+	var err error
+	if r.Backoff, err = durationFromProto(m.Backoff); err != nil {
+		return nil, fmt.Errorf("backoff: %w", err)
+	}
+	if r.Backoff < 0 {
+		return nil, fmt.Errorf("backoff %s is negative", r.Backoff)
 	}
 	return r, nil
 }

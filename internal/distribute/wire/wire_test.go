@@ -199,6 +199,16 @@ func TestFromProtoRejects(t *testing.T) {
 			return err
 		},
 		"nil": func() error { _, err := FromProto(nil); return err },
+		"retry without attempts": func() error {
+			a, _ := ToProto(&ir.Route{Name: "r", Retry: &ir.Retry{Codes: []int{503}}})
+			_, err := FromProto(a)
+			return err
+		},
+		"negative retry backoff": func() error {
+			a, _ := ToProto(&ir.Route{Name: "r", Retry: &ir.Retry{Attempts: 1, Backoff: -time.Second}})
+			_, err := FromProto(a)
+			return err
+		},
 	}
 	for name, c := range cases {
 		if c() == nil {

@@ -190,7 +190,7 @@ func (c *Compiled) transform(env *cel.Env, t *ir.CELTransform) (*transform, erro
 		out.remove = append(out.remove, http.CanonicalHeaderKey(r))
 	}
 	if t.Body != "" {
-		if out.body, err = env.Compile(t.Body, cel.AnyType); err != nil {
+		if out.body, err = env.Compile(t.Body, cel.BodyType); err != nil {
 			return nil, fmt.Errorf("policy %s: body: %w", c.IR.Name, err)
 		}
 		c.uses = c.uses.Merge(out.body.Uses())

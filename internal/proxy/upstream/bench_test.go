@@ -24,6 +24,11 @@ func (w *benchWriter) Flush()                      {}
 
 // benchForward forwards req to a local keep-alive upstream b.N times.
 func benchForward(b *testing.B, o Options, method string, body []byte) {
+	benchForwardTo(b, o, method, body, Target{})
+}
+
+// benchForwardTo is benchForward with tgt (its Backend is set here).
+func benchForwardTo(b *testing.B, o Options, method string, body []byte, tgt Target) {
 	reg := newTestRegistry(b, o)
 	up := startUpstream(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
@@ -35,7 +40,7 @@ func benchForward(b *testing.B, o Options, method string, body []byte) {
 	req.Header.Set("User-Agent", "bench")
 	req.Header.Set("Accept", "*/*")
 	rd := bytes.NewReader(body)
-	tgt := Target{Backend: "svc"}
+	tgt.Backend = "svc"
 	w := &benchWriter{h: make(http.Header)}
 	b.ReportAllocs()
 	for b.Loop() {

@@ -62,27 +62,56 @@ type h1Exchange struct {
 	parentBinds bool      // deadline is the request's (route timeout), not the try's
 	c           *h1Conn
 	stopWatch   func() bool
-	answered    bool // the final response head was received
+	answered    bool        // the final response head was received
+	retry       *retryState // nil without retries
 }
 
-// forwardH1 forwards req over the fast path to ep.
-func (r *Registry) forwardH1(w http.ResponseWriter, req *http.Request, t *Target, backend string, ep *endpoint) {
-	x := h1Exchange{r: r, w: w, req: req, t: t, backend: backend, ep: ep}
+// forwardH1 forwards req over the fast path to ep. It reports whether the
+// try is dropped for another one (only when retry allows it); then nothing
+// was written to w.
+func (r *Registry) forwardH1(w http.ResponseWriter, req *http.Request, t *Target, backend string, ep *endpoint, retry *retryState) bool {
+	x := h1Exchange{r: r, w: w, req: req, t: t, backend: backend, ep: ep, retry: retry}
 	if req.ContentLength > 0 {
 		bufp := sharedBufferPool.p.Get().(*[]byte)
 		defer sharedBufferPool.p.Put(bufp)
 		x.body = (*bufp)[:req.ContentLength]
 		if _, err := io.ReadFull(req.Body, x.body); err != nil {
 			x.fail(err, false)
-			return
+			return false
 		}
 	}
 	x.setDeadline(time.Now())
 	if err := x.roundTrip(); err != nil {
+		if x.retryAfterError(err) {
+			return true
+		}
 		x.fail(err, true)
-		return
+		return false
+	}
+	if status := x.c.head.status; x.retry.retriesStatus(req.Context(), status) {
+		if status >= 500 {
+			r.recordFailureAt(backend, ep)
+		}
+		// The answer is dropped unread, so its connection cannot be reused.
+		x.release(false)
+		return true
 	}
 	x.copyResponse()
+	return false
+}
+
+// retryAfterError reports whether a failure before the response head is
+// left to another try (retry.go), counting it against the endpoint. The
+// route's request timeout and requests this proxy cannot send are final.
+func (x *h1Exchange) retryAfterError(err error) bool {
+	if x.answered || isTimeout(err) && x.parentBinds || errors.Is(err, errInvalidRequest) ||
+		!x.retry.allow(x.req.Context()) {
+		return false
+	}
+	x.release(false)
+	x.r.recordFailureAt(x.backend, x.ep)
+	x.r.logEvent(x.req.Context(), slog.LevelDebug, "upstream try failed, retrying", x.backend, x.ep, false, x.req, err)
+	return true
 }
 
 func (x *h1Exchange) setDeadline(now time.Time) {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"gatehouse.dev/gatehouse/internal/ir"
 )
 
 // Target says where Forward and Mirror send a request.
@@ -25,6 +27,10 @@ type Target struct {
 	// ModifyResponse is called with the upstream response headers before
 	// they are written to the client (response header filters). May be nil.
 	ModifyResponse func(h http.Header)
+	// Retry, when set, sends the request again on the listed statuses and
+	// on failures before a response (retry.go). Timeout bounds each try;
+	// the request's context deadline bounds them all. Mirrors ignore it.
+	Retry *ir.Retry
 }
 
 // attempt is one try of a request against one endpoint. It is the context of
@@ -44,6 +50,8 @@ type attempt struct {
 	timer    *time.Timer
 	timedOut atomic.Bool
 	answered atomic.Bool // the endpoint sent response headers
+	retry    *retryState // nil without retries
+	retrying bool        // this try's outcome is dropped for another try
 }
 
 type attemptKey struct{}
@@ -86,27 +94,36 @@ func (r *Registry) forward(w http.ResponseWriter, req *http.Request, t *Target, 
 		r.reject(w, req, t, mirror, http.StatusInternalServerError, "unknown backend port")
 		return
 	}
+	if t.Retry != nil && !mirror {
+		r.forwardWithRetries(w, req, t, b.name, pool)
+		return
+	}
 	ep := pickEndpoint(pool.candidates(), r.now().UnixNano())
 	if ep == nil {
 		r.reject(w, req, t, mirror, http.StatusServiceUnavailable, "no healthy upstream")
 		return
 	}
+	r.try(w, req, t, b.name, pool, ep, mirror, nil)
+}
+
+// try forwards req to ep once. It reports whether the try asks for
+// another one, which only s can allow; then it has written nothing to w.
+func (r *Registry) try(w http.ResponseWriter, req *http.Request, t *Target, backend string, pool *portPool, ep *endpoint, mirror bool, s *retryState) bool {
 	ep.outstanding.Add(1)
 	if pool.fast && !mirror && !r.opts.ReverseProxyOnly && fastEligible(req) {
 		defer ep.outstanding.Add(-1) // deferred: the fast path may panic(http.ErrAbortHandler)
-		r.forwardH1(w, req, t, b.name, ep)
-		return
+		return r.forwardH1(w, req, t, backend, ep, s)
 	}
-	r.forwardReverseProxy(w, req, t, b.name, ep, pool, mirror)
+	return r.forwardReverseProxy(w, req, t, backend, ep, pool, mirror, s)
 }
 
 // forwardReverseProxy forwards through the pool's httputil.ReverseProxy:
 // upgrades, h2c, TLS upstreams, streamed uploads and mirrors.
-func (r *Registry) forwardReverseProxy(w http.ResponseWriter, req *http.Request, t *Target, backend string, ep *endpoint, pool *portPool, mirror bool) {
+func (r *Registry) forwardReverseProxy(w http.ResponseWriter, req *http.Request, t *Target, backend string, ep *endpoint, pool *portPool, mirror bool, s *retryState) bool {
 	ctx, cancel := context.WithCancel(req.Context())
 	a := &attempt{
 		Context: ctx, parent: req.Context(), reg: r, backend: backend, ep: ep,
-		target: t, scheme: pool.scheme, mirror: mirror, cancel: cancel,
+		target: t, scheme: pool.scheme, mirror: mirror, cancel: cancel, retry: s,
 	}
 	if t.Timeout > 0 {
 		a.timer = time.AfterFunc(t.Timeout, a.expire)
@@ -121,6 +138,7 @@ func (r *Registry) forwardReverseProxy(w http.ResponseWriter, req *http.Request,
 		cancel()
 	}()
 	pool.proxy.ServeHTTP(w, req.WithContext(a))
+	return a.retrying
 }
 
 // rewrite points the outbound request at the chosen endpoint. The Host
@@ -148,6 +166,13 @@ func rewrite(pr *httputil.ProxyRequest) {
 func (r *Registry) modifyResponse(res *http.Response) error {
 	a := attemptFrom(res.Request.Context())
 	a.answered.Store(true)
+	if a.retry.retriesStatus(a.parent, res.StatusCode) {
+		if res.StatusCode >= 500 {
+			r.recordFailure(a)
+		}
+		a.retrying = true
+		return errRetry // ReverseProxy closes the body and calls errorHandler
+	}
 	if res.StatusCode == http.StatusSwitchingProtocols && a.timer != nil {
 		// The tunnel outlives the per-try timeout.
 		a.timer.Stop()
@@ -179,6 +204,9 @@ func (r *Registry) errorHandler(w http.ResponseWriter, req *http.Request, err er
 		writeError(w, http.StatusBadGateway, "upstream request failed")
 		return
 	}
+	if a.retrying || r.retryAfterError(a, req, err) {
+		return // the next try answers
+	}
 	switch {
 	case a.answered.Load():
 		// The endpoint responded; a later failure (e.g. during an
@@ -208,6 +236,20 @@ func (r *Registry) errorHandler(w http.ResponseWriter, req *http.Request, err er
 		r.logf(a, slog.LevelWarn, "upstream request failed", req, err)
 		writeError(w, http.StatusBadGateway, "upstream request failed")
 	}
+}
+
+// retryAfterError reports whether a failure before any response head is
+// left to another try, counting it against the endpoint. The client going
+// away and the route's request timeout are never retried (allow checks the
+// inbound context).
+func (r *Registry) retryAfterError(a *attempt, req *http.Request, err error) bool {
+	if a.answered.Load() || !a.retry.allow(a.parent) {
+		return false
+	}
+	r.recordFailure(a)
+	r.logf(a, slog.LevelDebug, "upstream try failed, retrying", req, err)
+	a.retrying = true
+	return true
 }
 
 func (r *Registry) logf(a *attempt, level slog.Level, msg string, req *http.Request, err error) {

@@ -330,6 +330,7 @@ type Route struct {
 	Filters       []*Filter              `protobuf:"bytes,8,rep,name=filters,proto3" json:"filters,omitempty"`
 	Backends      []*BackendRef          `protobuf:"bytes,9,rep,name=backends,proto3" json:"backends,omitempty"`
 	Timeouts      *Timeouts              `protobuf:"bytes,10,opt,name=timeouts,proto3" json:"timeouts,omitempty"`
+	Retry         *Retry                 `protobuf:"bytes,11,opt,name=retry,proto3" json:"retry,omitempty"` // unset: no retries
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -430,6 +431,13 @@ func (x *Route) GetBackends() []*BackendRef {
 func (x *Route) GetTimeouts() *Timeouts {
 	if x != nil {
 		return x.Timeouts
+	}
+	return nil
+}
+
+func (x *Route) GetRetry() *Retry {
+	if x != nil {
+		return x.Retry
 	}
 	return nil
 }
@@ -1328,6 +1336,67 @@ func (x *Timeouts) GetBackendRequest() *durationpb.Duration {
 	return nil
 }
 
+// Retry says when a request is sent to the backend again (ir.Retry).
+type Retry struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Codes         []int32                `protobuf:"varint,1,rep,packed,name=codes,proto3" json:"codes,omitempty"`
+	Attempts      int64                  `protobuf:"varint,2,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	Backoff       *durationpb.Duration   `protobuf:"bytes,3,opt,name=backoff,proto3" json:"backoff,omitempty"` // unset: zero
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Retry) Reset() {
+	*x = Retry{}
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Retry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Retry) ProtoMessage() {}
+
+func (x *Retry) ProtoReflect() protoreflect.Message {
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Retry.ProtoReflect.Descriptor instead.
+func (*Retry) Descriptor() ([]byte, []int) {
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *Retry) GetCodes() []int32 {
+	if x != nil {
+		return x.Codes
+	}
+	return nil
+}
+
+func (x *Retry) GetAttempts() int64 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+func (x *Retry) GetBackoff() *durationpb.Duration {
+	if x != nil {
+		return x.Backoff
+	}
+	return nil
+}
+
 // Backend is one Service or StaticBackend (ir.Backend).
 type Backend struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1341,7 +1410,7 @@ type Backend struct {
 
 func (x *Backend) Reset() {
 	*x = Backend{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[19]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1353,7 +1422,7 @@ func (x *Backend) String() string {
 func (*Backend) ProtoMessage() {}
 
 func (x *Backend) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[19]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1366,7 +1435,7 @@ func (x *Backend) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Backend.ProtoReflect.Descriptor instead.
 func (*Backend) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{19}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Backend) GetName() string {
@@ -1411,7 +1480,7 @@ type BackendLLM struct {
 
 func (x *BackendLLM) Reset() {
 	*x = BackendLLM{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[20]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1423,7 +1492,7 @@ func (x *BackendLLM) String() string {
 func (*BackendLLM) ProtoMessage() {}
 
 func (x *BackendLLM) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[20]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1436,7 +1505,7 @@ func (x *BackendLLM) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackendLLM.ProtoReflect.Descriptor instead.
 func (*BackendLLM) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{20}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *BackendLLM) GetHost() string {
@@ -1485,7 +1554,7 @@ type LLMModel struct {
 
 func (x *LLMModel) Reset() {
 	*x = LLMModel{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[21]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1497,7 +1566,7 @@ func (x *LLMModel) String() string {
 func (*LLMModel) ProtoMessage() {}
 
 func (x *LLMModel) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[21]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1510,7 +1579,7 @@ func (x *LLMModel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LLMModel.ProtoReflect.Descriptor instead.
 func (*LLMModel) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{21}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *LLMModel) GetName() string {
@@ -1539,7 +1608,7 @@ type BackendPort struct {
 
 func (x *BackendPort) Reset() {
 	*x = BackendPort{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[22]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1551,7 +1620,7 @@ func (x *BackendPort) String() string {
 func (*BackendPort) ProtoMessage() {}
 
 func (x *BackendPort) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[22]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1564,7 +1633,7 @@ func (x *BackendPort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackendPort.ProtoReflect.Descriptor instead.
 func (*BackendPort) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{22}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *BackendPort) GetPort() int32 {
@@ -1600,7 +1669,7 @@ type Endpoint struct {
 
 func (x *Endpoint) Reset() {
 	*x = Endpoint{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[23]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1612,7 +1681,7 @@ func (x *Endpoint) String() string {
 func (*Endpoint) ProtoMessage() {}
 
 func (x *Endpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[23]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1625,7 +1694,7 @@ func (x *Endpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Endpoint.ProtoReflect.Descriptor instead.
 func (*Endpoint) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{23}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Endpoint) GetAddress() string {
@@ -1665,7 +1734,7 @@ type UpstreamTLS struct {
 
 func (x *UpstreamTLS) Reset() {
 	*x = UpstreamTLS{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[24]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1677,7 +1746,7 @@ func (x *UpstreamTLS) String() string {
 func (*UpstreamTLS) ProtoMessage() {}
 
 func (x *UpstreamTLS) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[24]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1690,7 +1759,7 @@ func (x *UpstreamTLS) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpstreamTLS.ProtoReflect.Descriptor instead.
 func (*UpstreamTLS) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{24}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *UpstreamTLS) GetServerName() string {
@@ -1753,7 +1822,7 @@ type SubjectAltName struct {
 
 func (x *SubjectAltName) Reset() {
 	*x = SubjectAltName{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[25]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1765,7 +1834,7 @@ func (x *SubjectAltName) String() string {
 func (*SubjectAltName) ProtoMessage() {}
 
 func (x *SubjectAltName) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[25]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1778,7 +1847,7 @@ func (x *SubjectAltName) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubjectAltName.ProtoReflect.Descriptor instead.
 func (*SubjectAltName) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{25}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SubjectAltName) GetType() string {
@@ -1811,7 +1880,7 @@ type Rejection struct {
 
 func (x *Rejection) Reset() {
 	*x = Rejection{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[26]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1823,7 +1892,7 @@ func (x *Rejection) String() string {
 func (*Rejection) ProtoMessage() {}
 
 func (x *Rejection) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[26]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1836,7 +1905,7 @@ func (x *Rejection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rejection.ProtoReflect.Descriptor instead.
 func (*Rejection) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{26}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Rejection) GetKind() string {
@@ -1880,7 +1949,7 @@ type Policy struct {
 
 func (x *Policy) Reset() {
 	*x = Policy{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[27]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1892,7 +1961,7 @@ func (x *Policy) String() string {
 func (*Policy) ProtoMessage() {}
 
 func (x *Policy) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[27]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1905,7 +1974,7 @@ func (x *Policy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Policy.ProtoReflect.Descriptor instead.
 func (*Policy) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{27}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Policy) GetName() string {
@@ -1997,7 +2066,7 @@ type PreRoutingBody struct {
 
 func (x *PreRoutingBody) Reset() {
 	*x = PreRoutingBody{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[28]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2009,7 +2078,7 @@ func (x *PreRoutingBody) String() string {
 func (*PreRoutingBody) ProtoMessage() {}
 
 func (x *PreRoutingBody) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[28]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2022,7 +2091,7 @@ func (x *PreRoutingBody) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreRoutingBody.ProtoReflect.Descriptor instead.
 func (*PreRoutingBody) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{28}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PreRoutingBody) GetModelHeader() string {
@@ -2057,7 +2126,7 @@ type PolicyAccessLog struct {
 
 func (x *PolicyAccessLog) Reset() {
 	*x = PolicyAccessLog{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[29]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2069,7 +2138,7 @@ func (x *PolicyAccessLog) String() string {
 func (*PolicyAccessLog) ProtoMessage() {}
 
 func (x *PolicyAccessLog) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[29]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2082,7 +2151,7 @@ func (x *PolicyAccessLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyAccessLog.ProtoReflect.Descriptor instead.
 func (*PolicyAccessLog) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{29}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *PolicyAccessLog) GetFields() []*CELHeader {
@@ -2114,7 +2183,7 @@ type PolicyJWT struct {
 
 func (x *PolicyJWT) Reset() {
 	*x = PolicyJWT{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[30]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2126,7 +2195,7 @@ func (x *PolicyJWT) String() string {
 func (*PolicyJWT) ProtoMessage() {}
 
 func (x *PolicyJWT) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[30]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2139,7 +2208,7 @@ func (x *PolicyJWT) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyJWT.ProtoReflect.Descriptor instead.
 func (*PolicyJWT) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{30}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *PolicyJWT) GetIssuer() string {
@@ -2195,7 +2264,7 @@ type PolicyTarget struct {
 
 func (x *PolicyTarget) Reset() {
 	*x = PolicyTarget{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[31]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2207,7 +2276,7 @@ func (x *PolicyTarget) String() string {
 func (*PolicyTarget) ProtoMessage() {}
 
 func (x *PolicyTarget) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[31]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2220,7 +2289,7 @@ func (x *PolicyTarget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyTarget.ProtoReflect.Descriptor instead.
 func (*PolicyTarget) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{31}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PolicyTarget) GetKind() string {
@@ -2252,7 +2321,7 @@ type PolicyAuthorization struct {
 
 func (x *PolicyAuthorization) Reset() {
 	*x = PolicyAuthorization{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[32]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2264,7 +2333,7 @@ func (x *PolicyAuthorization) String() string {
 func (*PolicyAuthorization) ProtoMessage() {}
 
 func (x *PolicyAuthorization) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[32]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2277,7 +2346,7 @@ func (x *PolicyAuthorization) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyAuthorization.ProtoReflect.Descriptor instead.
 func (*PolicyAuthorization) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{32}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *PolicyAuthorization) GetAllow() []string {
@@ -2335,7 +2404,7 @@ type CELTransform struct {
 
 func (x *CELTransform) Reset() {
 	*x = CELTransform{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[33]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2347,7 +2416,7 @@ func (x *CELTransform) String() string {
 func (*CELTransform) ProtoMessage() {}
 
 func (x *CELTransform) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[33]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2360,7 +2429,7 @@ func (x *CELTransform) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CELTransform.ProtoReflect.Descriptor instead.
 func (*CELTransform) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{33}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CELTransform) GetSet() []*CELHeader {
@@ -2402,7 +2471,7 @@ type CELHeader struct {
 
 func (x *CELHeader) Reset() {
 	*x = CELHeader{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[34]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2414,7 +2483,7 @@ func (x *CELHeader) String() string {
 func (*CELHeader) ProtoMessage() {}
 
 func (x *CELHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[34]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2427,7 +2496,7 @@ func (x *CELHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CELHeader.ProtoReflect.Descriptor instead.
 func (*CELHeader) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{34}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *CELHeader) GetName() string {
@@ -2457,7 +2526,7 @@ type L4Route struct {
 
 func (x *L4Route) Reset() {
 	*x = L4Route{}
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[35]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2469,7 +2538,7 @@ func (x *L4Route) String() string {
 func (*L4Route) ProtoMessage() {}
 
 func (x *L4Route) ProtoReflect() protoreflect.Message {
-	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[35]
+	mi := &file_gatehouse_ir_v1_ir_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2482,7 +2551,7 @@ func (x *L4Route) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use L4Route.ProtoReflect.Descriptor instead.
 func (*L4Route) Descriptor() ([]byte, []int) {
-	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{35}
+	return file_gatehouse_ir_v1_ir_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *L4Route) GetName() string {
@@ -2538,7 +2607,7 @@ const file_gatehouse_ir_v1_ir_proto_rawDesc = "" +
 	"\vCertificate\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x19\n" +
 	"\bcert_pem\x18\x02 \x01(\fR\acertPem\x12\x17\n" +
-	"\akey_pem\x18\x03 \x01(\fR\x06keyPem\"\xb9\x03\n" +
+	"\akey_pem\x18\x03 \x01(\fR\x06keyPem\"\xe7\x03\n" +
 	"\x05Route\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
@@ -2552,7 +2621,8 @@ const file_gatehouse_ir_v1_ir_proto_rawDesc = "" +
 	"\afilters\x18\b \x03(\v2\x17.gatehouse.ir.v1.FilterR\afilters\x127\n" +
 	"\bbackends\x18\t \x03(\v2\x1b.gatehouse.ir.v1.BackendRefR\bbackends\x125\n" +
 	"\btimeouts\x18\n" +
-	" \x01(\v2\x19.gatehouse.ir.v1.TimeoutsR\btimeouts\"G\n" +
+	" \x01(\v2\x19.gatehouse.ir.v1.TimeoutsR\btimeouts\x12,\n" +
+	"\x05retry\x18\v \x01(\v2\x16.gatehouse.ir.v1.RetryR\x05retry\"G\n" +
 	"\vRouteParent\x12\x1a\n" +
 	"\blistener\x18\x01 \x01(\tR\blistener\x12\x1c\n" +
 	"\thostnames\x18\x02 \x03(\tR\thostnames\"\xc6\x01\n" +
@@ -2617,7 +2687,11 @@ const file_gatehouse_ir_v1_ir_proto_rawDesc = "" +
 	"\afilters\x18\x05 \x03(\v2\x17.gatehouse.ir.v1.FilterR\afilters\"\x83\x01\n" +
 	"\bTimeouts\x123\n" +
 	"\arequest\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\arequest\x12B\n" +
-	"\x0fbackend_request\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x0ebackendRequest\"\xb0\x01\n" +
+	"\x0fbackend_request\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x0ebackendRequest\"n\n" +
+	"\x05Retry\x12\x14\n" +
+	"\x05codes\x18\x01 \x03(\x05R\x05codes\x12\x1a\n" +
+	"\battempts\x18\x02 \x01(\x03R\battempts\x123\n" +
+	"\abackoff\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\abackoff\"\xb0\x01\n" +
 	"\aBackend\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x122\n" +
 	"\x05ports\x18\x02 \x03(\v2\x1c.gatehouse.ir.v1.BackendPortR\x05ports\x12.\n" +
@@ -2725,7 +2799,7 @@ func file_gatehouse_ir_v1_ir_proto_rawDescGZIP() []byte {
 	return file_gatehouse_ir_v1_ir_proto_rawDescData
 }
 
-var file_gatehouse_ir_v1_ir_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_gatehouse_ir_v1_ir_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_gatehouse_ir_v1_ir_proto_goTypes = []any{
 	(*Bind)(nil),                  // 0: gatehouse.ir.v1.Bind
 	(*Listener)(nil),              // 1: gatehouse.ir.v1.Listener
@@ -2746,77 +2820,80 @@ var file_gatehouse_ir_v1_ir_proto_goTypes = []any{
 	(*CORS)(nil),                  // 16: gatehouse.ir.v1.CORS
 	(*BackendRef)(nil),            // 17: gatehouse.ir.v1.BackendRef
 	(*Timeouts)(nil),              // 18: gatehouse.ir.v1.Timeouts
-	(*Backend)(nil),               // 19: gatehouse.ir.v1.Backend
-	(*BackendLLM)(nil),            // 20: gatehouse.ir.v1.BackendLLM
-	(*LLMModel)(nil),              // 21: gatehouse.ir.v1.LLMModel
-	(*BackendPort)(nil),           // 22: gatehouse.ir.v1.BackendPort
-	(*Endpoint)(nil),              // 23: gatehouse.ir.v1.Endpoint
-	(*UpstreamTLS)(nil),           // 24: gatehouse.ir.v1.UpstreamTLS
-	(*SubjectAltName)(nil),        // 25: gatehouse.ir.v1.SubjectAltName
-	(*Rejection)(nil),             // 26: gatehouse.ir.v1.Rejection
-	(*Policy)(nil),                // 27: gatehouse.ir.v1.Policy
-	(*PreRoutingBody)(nil),        // 28: gatehouse.ir.v1.PreRoutingBody
-	(*PolicyAccessLog)(nil),       // 29: gatehouse.ir.v1.PolicyAccessLog
-	(*PolicyJWT)(nil),             // 30: gatehouse.ir.v1.PolicyJWT
-	(*PolicyTarget)(nil),          // 31: gatehouse.ir.v1.PolicyTarget
-	(*PolicyAuthorization)(nil),   // 32: gatehouse.ir.v1.PolicyAuthorization
-	(*CELTransform)(nil),          // 33: gatehouse.ir.v1.CELTransform
-	(*CELHeader)(nil),             // 34: gatehouse.ir.v1.CELHeader
-	(*L4Route)(nil),               // 35: gatehouse.ir.v1.L4Route
-	(*timestamppb.Timestamp)(nil), // 36: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 37: google.protobuf.Duration
+	(*Retry)(nil),                 // 19: gatehouse.ir.v1.Retry
+	(*Backend)(nil),               // 20: gatehouse.ir.v1.Backend
+	(*BackendLLM)(nil),            // 21: gatehouse.ir.v1.BackendLLM
+	(*LLMModel)(nil),              // 22: gatehouse.ir.v1.LLMModel
+	(*BackendPort)(nil),           // 23: gatehouse.ir.v1.BackendPort
+	(*Endpoint)(nil),              // 24: gatehouse.ir.v1.Endpoint
+	(*UpstreamTLS)(nil),           // 25: gatehouse.ir.v1.UpstreamTLS
+	(*SubjectAltName)(nil),        // 26: gatehouse.ir.v1.SubjectAltName
+	(*Rejection)(nil),             // 27: gatehouse.ir.v1.Rejection
+	(*Policy)(nil),                // 28: gatehouse.ir.v1.Policy
+	(*PreRoutingBody)(nil),        // 29: gatehouse.ir.v1.PreRoutingBody
+	(*PolicyAccessLog)(nil),       // 30: gatehouse.ir.v1.PolicyAccessLog
+	(*PolicyJWT)(nil),             // 31: gatehouse.ir.v1.PolicyJWT
+	(*PolicyTarget)(nil),          // 32: gatehouse.ir.v1.PolicyTarget
+	(*PolicyAuthorization)(nil),   // 33: gatehouse.ir.v1.PolicyAuthorization
+	(*CELTransform)(nil),          // 34: gatehouse.ir.v1.CELTransform
+	(*CELHeader)(nil),             // 35: gatehouse.ir.v1.CELHeader
+	(*L4Route)(nil),               // 36: gatehouse.ir.v1.L4Route
+	(*timestamppb.Timestamp)(nil), // 37: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 38: google.protobuf.Duration
 }
 var file_gatehouse_ir_v1_ir_proto_depIdxs = []int32{
 	2,  // 0: gatehouse.ir.v1.Listener.client_validation:type_name -> gatehouse.ir.v1.ClientValidation
-	36, // 1: gatehouse.ir.v1.Route.created:type_name -> google.protobuf.Timestamp
+	37, // 1: gatehouse.ir.v1.Route.created:type_name -> google.protobuf.Timestamp
 	5,  // 2: gatehouse.ir.v1.Route.parents:type_name -> gatehouse.ir.v1.RouteParent
 	6,  // 3: gatehouse.ir.v1.Route.matches:type_name -> gatehouse.ir.v1.Match
 	9,  // 4: gatehouse.ir.v1.Route.filters:type_name -> gatehouse.ir.v1.Filter
 	17, // 5: gatehouse.ir.v1.Route.backends:type_name -> gatehouse.ir.v1.BackendRef
 	18, // 6: gatehouse.ir.v1.Route.timeouts:type_name -> gatehouse.ir.v1.Timeouts
-	7,  // 7: gatehouse.ir.v1.Match.path:type_name -> gatehouse.ir.v1.PathMatch
-	8,  // 8: gatehouse.ir.v1.Match.headers:type_name -> gatehouse.ir.v1.ValueMatch
-	8,  // 9: gatehouse.ir.v1.Match.query_params:type_name -> gatehouse.ir.v1.ValueMatch
-	11, // 10: gatehouse.ir.v1.Filter.request_headers:type_name -> gatehouse.ir.v1.HeaderModifier
-	11, // 11: gatehouse.ir.v1.Filter.response_headers:type_name -> gatehouse.ir.v1.HeaderModifier
-	13, // 12: gatehouse.ir.v1.Filter.redirect:type_name -> gatehouse.ir.v1.Redirect
-	14, // 13: gatehouse.ir.v1.Filter.rewrite:type_name -> gatehouse.ir.v1.Rewrite
-	15, // 14: gatehouse.ir.v1.Filter.mirror:type_name -> gatehouse.ir.v1.Mirror
-	16, // 15: gatehouse.ir.v1.Filter.cors:type_name -> gatehouse.ir.v1.CORS
-	10, // 16: gatehouse.ir.v1.HeaderModifier.set:type_name -> gatehouse.ir.v1.Header
-	10, // 17: gatehouse.ir.v1.HeaderModifier.add:type_name -> gatehouse.ir.v1.Header
-	12, // 18: gatehouse.ir.v1.Redirect.path:type_name -> gatehouse.ir.v1.PathModifier
-	12, // 19: gatehouse.ir.v1.Rewrite.path:type_name -> gatehouse.ir.v1.PathModifier
-	17, // 20: gatehouse.ir.v1.Mirror.backend:type_name -> gatehouse.ir.v1.BackendRef
-	9,  // 21: gatehouse.ir.v1.BackendRef.filters:type_name -> gatehouse.ir.v1.Filter
-	37, // 22: gatehouse.ir.v1.Timeouts.request:type_name -> google.protobuf.Duration
-	37, // 23: gatehouse.ir.v1.Timeouts.backend_request:type_name -> google.protobuf.Duration
-	22, // 24: gatehouse.ir.v1.Backend.ports:type_name -> gatehouse.ir.v1.BackendPort
-	24, // 25: gatehouse.ir.v1.Backend.tls:type_name -> gatehouse.ir.v1.UpstreamTLS
-	20, // 26: gatehouse.ir.v1.Backend.llm:type_name -> gatehouse.ir.v1.BackendLLM
-	21, // 27: gatehouse.ir.v1.BackendLLM.models:type_name -> gatehouse.ir.v1.LLMModel
-	23, // 28: gatehouse.ir.v1.BackendPort.endpoints:type_name -> gatehouse.ir.v1.Endpoint
-	25, // 29: gatehouse.ir.v1.UpstreamTLS.subject_alt_names:type_name -> gatehouse.ir.v1.SubjectAltName
-	36, // 30: gatehouse.ir.v1.Policy.created:type_name -> google.protobuf.Timestamp
-	31, // 31: gatehouse.ir.v1.Policy.targets:type_name -> gatehouse.ir.v1.PolicyTarget
-	32, // 32: gatehouse.ir.v1.Policy.authorization:type_name -> gatehouse.ir.v1.PolicyAuthorization
-	33, // 33: gatehouse.ir.v1.Policy.request_headers:type_name -> gatehouse.ir.v1.CELTransform
-	33, // 34: gatehouse.ir.v1.Policy.response_headers:type_name -> gatehouse.ir.v1.CELTransform
-	34, // 35: gatehouse.ir.v1.Policy.pre_routing:type_name -> gatehouse.ir.v1.CELHeader
-	30, // 36: gatehouse.ir.v1.Policy.jwt:type_name -> gatehouse.ir.v1.PolicyJWT
-	29, // 37: gatehouse.ir.v1.Policy.access_log:type_name -> gatehouse.ir.v1.PolicyAccessLog
-	28, // 38: gatehouse.ir.v1.Policy.pre_routing_body:type_name -> gatehouse.ir.v1.PreRoutingBody
-	34, // 39: gatehouse.ir.v1.PolicyAccessLog.fields:type_name -> gatehouse.ir.v1.CELHeader
-	34, // 40: gatehouse.ir.v1.CELTransform.set:type_name -> gatehouse.ir.v1.CELHeader
-	34, // 41: gatehouse.ir.v1.CELTransform.add:type_name -> gatehouse.ir.v1.CELHeader
-	36, // 42: gatehouse.ir.v1.L4Route.created:type_name -> google.protobuf.Timestamp
-	5,  // 43: gatehouse.ir.v1.L4Route.parents:type_name -> gatehouse.ir.v1.RouteParent
-	17, // 44: gatehouse.ir.v1.L4Route.backends:type_name -> gatehouse.ir.v1.BackendRef
-	45, // [45:45] is the sub-list for method output_type
-	45, // [45:45] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	19, // 7: gatehouse.ir.v1.Route.retry:type_name -> gatehouse.ir.v1.Retry
+	7,  // 8: gatehouse.ir.v1.Match.path:type_name -> gatehouse.ir.v1.PathMatch
+	8,  // 9: gatehouse.ir.v1.Match.headers:type_name -> gatehouse.ir.v1.ValueMatch
+	8,  // 10: gatehouse.ir.v1.Match.query_params:type_name -> gatehouse.ir.v1.ValueMatch
+	11, // 11: gatehouse.ir.v1.Filter.request_headers:type_name -> gatehouse.ir.v1.HeaderModifier
+	11, // 12: gatehouse.ir.v1.Filter.response_headers:type_name -> gatehouse.ir.v1.HeaderModifier
+	13, // 13: gatehouse.ir.v1.Filter.redirect:type_name -> gatehouse.ir.v1.Redirect
+	14, // 14: gatehouse.ir.v1.Filter.rewrite:type_name -> gatehouse.ir.v1.Rewrite
+	15, // 15: gatehouse.ir.v1.Filter.mirror:type_name -> gatehouse.ir.v1.Mirror
+	16, // 16: gatehouse.ir.v1.Filter.cors:type_name -> gatehouse.ir.v1.CORS
+	10, // 17: gatehouse.ir.v1.HeaderModifier.set:type_name -> gatehouse.ir.v1.Header
+	10, // 18: gatehouse.ir.v1.HeaderModifier.add:type_name -> gatehouse.ir.v1.Header
+	12, // 19: gatehouse.ir.v1.Redirect.path:type_name -> gatehouse.ir.v1.PathModifier
+	12, // 20: gatehouse.ir.v1.Rewrite.path:type_name -> gatehouse.ir.v1.PathModifier
+	17, // 21: gatehouse.ir.v1.Mirror.backend:type_name -> gatehouse.ir.v1.BackendRef
+	9,  // 22: gatehouse.ir.v1.BackendRef.filters:type_name -> gatehouse.ir.v1.Filter
+	38, // 23: gatehouse.ir.v1.Timeouts.request:type_name -> google.protobuf.Duration
+	38, // 24: gatehouse.ir.v1.Timeouts.backend_request:type_name -> google.protobuf.Duration
+	38, // 25: gatehouse.ir.v1.Retry.backoff:type_name -> google.protobuf.Duration
+	23, // 26: gatehouse.ir.v1.Backend.ports:type_name -> gatehouse.ir.v1.BackendPort
+	25, // 27: gatehouse.ir.v1.Backend.tls:type_name -> gatehouse.ir.v1.UpstreamTLS
+	21, // 28: gatehouse.ir.v1.Backend.llm:type_name -> gatehouse.ir.v1.BackendLLM
+	22, // 29: gatehouse.ir.v1.BackendLLM.models:type_name -> gatehouse.ir.v1.LLMModel
+	24, // 30: gatehouse.ir.v1.BackendPort.endpoints:type_name -> gatehouse.ir.v1.Endpoint
+	26, // 31: gatehouse.ir.v1.UpstreamTLS.subject_alt_names:type_name -> gatehouse.ir.v1.SubjectAltName
+	37, // 32: gatehouse.ir.v1.Policy.created:type_name -> google.protobuf.Timestamp
+	32, // 33: gatehouse.ir.v1.Policy.targets:type_name -> gatehouse.ir.v1.PolicyTarget
+	33, // 34: gatehouse.ir.v1.Policy.authorization:type_name -> gatehouse.ir.v1.PolicyAuthorization
+	34, // 35: gatehouse.ir.v1.Policy.request_headers:type_name -> gatehouse.ir.v1.CELTransform
+	34, // 36: gatehouse.ir.v1.Policy.response_headers:type_name -> gatehouse.ir.v1.CELTransform
+	35, // 37: gatehouse.ir.v1.Policy.pre_routing:type_name -> gatehouse.ir.v1.CELHeader
+	31, // 38: gatehouse.ir.v1.Policy.jwt:type_name -> gatehouse.ir.v1.PolicyJWT
+	30, // 39: gatehouse.ir.v1.Policy.access_log:type_name -> gatehouse.ir.v1.PolicyAccessLog
+	29, // 40: gatehouse.ir.v1.Policy.pre_routing_body:type_name -> gatehouse.ir.v1.PreRoutingBody
+	35, // 41: gatehouse.ir.v1.PolicyAccessLog.fields:type_name -> gatehouse.ir.v1.CELHeader
+	35, // 42: gatehouse.ir.v1.CELTransform.set:type_name -> gatehouse.ir.v1.CELHeader
+	35, // 43: gatehouse.ir.v1.CELTransform.add:type_name -> gatehouse.ir.v1.CELHeader
+	37, // 44: gatehouse.ir.v1.L4Route.created:type_name -> google.protobuf.Timestamp
+	5,  // 45: gatehouse.ir.v1.L4Route.parents:type_name -> gatehouse.ir.v1.RouteParent
+	17, // 46: gatehouse.ir.v1.L4Route.backends:type_name -> gatehouse.ir.v1.BackendRef
+	47, // [47:47] is the sub-list for method output_type
+	47, // [47:47] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_gatehouse_ir_v1_ir_proto_init() }
@@ -2831,7 +2908,7 @@ func file_gatehouse_ir_v1_ir_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_gatehouse_ir_v1_ir_proto_rawDesc), len(file_gatehouse_ir_v1_ir_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   36,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
