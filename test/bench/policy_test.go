@@ -36,31 +36,14 @@ func benchPolicyThroughput(b *testing.B, expressions int) {
 	upPort := up.Listener.Addr().(*net.TCPAddr).Port
 	port := testkit.FreePort(b)
 	dir := b.TempDir()
-	cfg := fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: gatehouse}
-spec: {controllerName: gatehouse.dev/gateway-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  gatewayClassName: gatehouse
-  addresses: [{type: IPAddress, value: 127.0.0.1}]
-  listeners: [{name: http, port: %d, protocol: HTTP}]
----
-apiVersion: gatehouse.dev/v1alpha1
-kind: StaticBackend
-metadata: {name: up, namespace: default}
-spec: {endpoints: ["127.0.0.1:%d"]}
----
+	cfg := gatewayAndBackend(port, upPort) + fmt.Sprintf(`---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: api, namespace: default}
 spec:
   parentRefs: [{name: gw}]
   rules: [{backendRefs: [{group: gatehouse.dev, kind: StaticBackend, name: up, port: %d}]}]
-`, port, upPort, upPort)
+`, upPort)
 	if expressions > 0 {
 		var require, set []string
 		for i := 0; i < expressions/2; i++ {

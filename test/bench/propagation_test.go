@@ -19,6 +19,29 @@ import (
 	"gatehouse.dev/gatehouse/internal/testkit"
 )
 
+// gatewayAndBackend is our GatewayClass, a Gateway "gw" with one HTTP
+// listener on 127.0.0.1:port and a StaticBackend "up" at 127.0.0.1:upPort.
+func gatewayAndBackend(port, upPort int) string {
+	return fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: gatehouse}
+spec: {controllerName: gatehouse.dev/gateway-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  gatewayClassName: gatehouse
+  addresses: [{type: IPAddress, value: 127.0.0.1}]
+  listeners: [{name: http, port: %d, protocol: HTTP}]
+---
+apiVersion: gatehouse.dev/v1alpha1
+kind: StaticBackend
+metadata: {name: up, namespace: default}
+spec: {endpoints: ["127.0.0.1:%d"]}
+`, port, upPort)
+}
+
 func route(name string, backendPort int) string {
 	return fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -53,24 +76,7 @@ func benchPropagation(b *testing.B, n int) {
 	upPort := up.Listener.Addr().(*net.TCPAddr).Port
 	dir := b.TempDir()
 	port := testkit.FreePort(b)
-	testkit.WriteFileAtomic(b, dir, "gateway.yaml", fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: gatehouse}
-spec: {controllerName: gatehouse.dev/gateway-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  gatewayClassName: gatehouse
-  addresses: [{type: IPAddress, value: 127.0.0.1}]
-  listeners: [{name: http, port: %d, protocol: HTTP}]
----
-apiVersion: gatehouse.dev/v1alpha1
-kind: StaticBackend
-metadata: {name: up, namespace: default}
-spec: {endpoints: ["127.0.0.1:%d"]}
-`, port, upPort))
+	testkit.WriteFileAtomic(b, dir, "gateway.yaml", gatewayAndBackend(port, upPort))
 	var base strings.Builder
 	for i := 0; i < n; i++ {
 		if i > 0 {
