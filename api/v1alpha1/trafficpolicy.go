@@ -84,7 +84,9 @@ type Transformation struct {
 // HeaderTransformation sets, adds and removes headers from CEL expressions
 // that evaluate to string; Body, when set, replaces the body with the value
 // of a CEL expression (string or bytes). An expression that fails at run time
-// leaves its header (or the body) unchanged.
+// leaves its header (or the body) unchanged. A response Body may read
+// response.code, response.headers and response.body (buffered up to 1 MiB;
+// a longer body is forwarded unchanged); see docs/policies.md.
 type HeaderTransformation struct {
 	Set    []CELHeader `json:"set,omitempty"`
 	Add    []CELHeader `json:"add,omitempty"`

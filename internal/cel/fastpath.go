@@ -226,8 +226,8 @@ func (fc *fastCompiler) call(call ast.CallExpr) fastNode {
 			return nil
 		}
 		general := stringMethod(call.FunctionName(), target, string(lit))
-		if get, test := fc.directString(call.Target()), stringTest(call.FunctionName(), string(lit)); general != nil && get != nil && test != nil {
-			return withDirect(get, test, general)
+		if d := fc.directBool(call); general != nil && d != nil {
+			return withDirect(d, general)
 		}
 		return general
 	}
@@ -247,20 +247,22 @@ func (fc *fastCompiler) call(call ast.CallExpr) fastNode {
 	switch call.FunctionName() {
 	case operators.Equals:
 		general := func(c *Context, it ref.Val) ref.Val { return fastEqual(l(c, it), r, c, it) }
-		if get, lit := fc.directString(args[0]), args[1]; get != nil && lit.Kind() == ast.LiteralKind {
-			if s, ok := lit.AsLiteral().(types.String); ok {
-				return withDirect(get, stringTest(operators.Equals, string(s)), general)
-			}
+		if d := fc.directBool(call); d != nil {
+			return withDirect(d, general)
 		}
 		return general
 	case operators.NotEquals:
-		return func(c *Context, it ref.Val) ref.Val {
+		general := func(c *Context, it ref.Val) ref.Val {
 			v := fastEqual(l(c, it), r, c, it)
 			if b, ok := v.(types.Bool); ok {
 				return !b
 			}
 			return v
 		}
+		if d := fc.directBool(call); d != nil {
+			return withDirect(d, general)
+		}
+		return general
 	case operators.Index:
 		return func(c *Context, it ref.Val) ref.Val {
 			m := l(c, it)
@@ -340,7 +342,7 @@ func (fc *fastCompiler) logical(or bool, args []ast.Expr) fastNode {
 		return nil
 	}
 	decide := types.Bool(or)
-	return func(c *Context, it ref.Val) ref.Val {
+	general := func(c *Context, it ref.Val) ref.Val {
 		lv := l(c, it)
 		if b, ok := lv.(types.Bool); ok && b == decide {
 			return decide
@@ -361,6 +363,10 @@ func (fc *fastCompiler) logical(or bool, args []ast.Expr) fastNode {
 		}
 		return types.NoSuchOverloadErr()
 	}
+	if ld, rd := fc.directBoolExpr(args[0]), fc.directBoolExpr(args[1]); ld != nil && rd != nil {
+		return logicalDirect(or, ld, rd, general)
+	}
+	return general
 }
 
 // stringMethod handles <string>.startsWith/endsWith/contains("literal") and

@@ -2,6 +2,7 @@ package cel
 
 import (
 	"net/http"
+	"regexp"
 	"strings"
 
 	"cel.dev/cel-go/common/ast"
@@ -11,70 +12,203 @@ import (
 	"cel.dev/cel-go/common/types/ref"
 )
 
-// stringGetter reads a string straight from the request, without going
-// through a CEL value. ok is false when the value is not a plain string
-// there (no request, a missing or repeated header): the caller then takes the
-// general node, which produces cel-go's exact result (an error, a joined
-// header).
-type stringGetter func(c *Context) (s string, ok bool)
+// Direct forms: a comparison of a request string with a literal is decided
+// on Go strings, by static code (no closure per step), when the string is
+// plainly there. When it is not (no request, a missing or repeated header)
+// ok is false and the caller takes the general node, which produces cel-go's
+// exact result (an error, a joined header).
 
-// directString recognises request.method, request.path, request.host and
+// Sources of a directly read string.
+const (
+	srcMethod uint8 = iota + 1
+	srcPath
+	srcHost
+	srcHeader
+)
+
+// directSrc is request.method, request.path, request.host or
 // request.headers["literal"].
-func (fc *fastCompiler) directString(e ast.Expr) stringGetter {
+type directSrc struct {
+	field uint8
+	key   string // srcHeader: the http.Header key
+}
+
+func (d *directSrc) get(c *Context) (string, bool) {
+	r := c.Request
+	if r == nil {
+		return "", false
+	}
+	switch d.field {
+	case srcMethod:
+		return r.Method, r.Method != ""
+	case srcPath:
+		if r.URL != nil {
+			return r.URL.Path, true
+		}
+	case srcHost:
+		return r.Host, true
+	case srcHeader:
+		if vs := r.Header[d.key]; len(vs) == 1 {
+			return vs[0], true
+		}
+	}
+	return "", false
+}
+
+// Tests of a directly read string against a literal.
+const (
+	testEquals uint8 = iota + 1
+	testPrefix
+	testSuffix
+	testContains
+	testMatches
+)
+
+// directBool is <directSrc> <test> <literal>, possibly negated (!=).
+type directBool struct {
+	src    directSrc
+	test   uint8
+	lit    string
+	re     *regexp.Regexp
+	negate bool
+}
+
+func (d *directBool) eval(c *Context) (result, ok bool) {
+	s, ok := d.src.get(c)
+	if !ok {
+		return false, false
+	}
+	var b bool
+	switch d.test {
+	case testEquals:
+		b = s == d.lit
+	case testPrefix:
+		b = strings.HasPrefix(s, d.lit)
+	case testSuffix:
+		b = strings.HasSuffix(s, d.lit)
+	case testContains:
+		b = strings.Contains(s, d.lit)
+	case testMatches:
+		b = d.re.MatchString(s)
+	}
+	return b != d.negate, true
+}
+
+// directSource recognises request.method, request.path, request.host and
+// request.headers["literal"].
+func (fc *fastCompiler) directSource(e ast.Expr) (directSrc, bool) {
 	switch e.Kind() {
 	case ast.SelectKind:
 		sel := e.AsSelect()
 		if sel.IsTestOnly() || !fc.isVariable(sel.Operand(), "request") {
-			return nil
+			return directSrc{}, false
 		}
 		switch sel.FieldName() {
 		case "method":
-			return func(c *Context) (string, bool) {
-				if r := c.Request; r != nil && r.Method != "" {
-					return r.Method, true
-				}
-				return "", false
-			}
+			return directSrc{field: srcMethod}, true
 		case "path":
-			return func(c *Context) (string, bool) {
-				if r := c.Request; r != nil && r.URL != nil {
-					return r.URL.Path, true
-				}
-				return "", false
-			}
+			return directSrc{field: srcPath}, true
 		case "host":
-			return func(c *Context) (string, bool) {
-				if r := c.Request; r != nil {
-					return r.Host, true
-				}
-				return "", false
-			}
+			return directSrc{field: srcHost}, true
 		}
 	case ast.CallKind:
 		call := e.AsCall()
 		if call.FunctionName() != operators.Index || call.IsMemberFunction() || len(call.Args()) != 2 {
-			return nil
+			return directSrc{}, false
 		}
 		m, k := call.Args()[0], call.Args()[1]
 		if m.Kind() != ast.SelectKind || m.AsSelect().IsTestOnly() || m.AsSelect().FieldName() != "headers" ||
 			!fc.isVariable(m.AsSelect().Operand(), "request") || k.Kind() != ast.LiteralKind {
-			return nil
+			return directSrc{}, false
 		}
-		name, ok := k.AsLiteral().(types.String)
-		if !ok {
-			return nil
-		}
-		key := headerLookupKey(string(name))
-		return func(c *Context) (string, bool) {
-			if r := c.Request; r != nil {
-				if vs := r.Header[key]; len(vs) == 1 {
-					return vs[0], true
-				}
-			}
-			return "", false
+		if name, ok := k.AsLiteral().(types.String); ok {
+			return directSrc{field: srcHeader, key: headerLookupKey(string(name))}, true
 		}
 	}
-	return nil
+	return directSrc{}, false
+}
+
+// directBool recognises <source>.startsWith/endsWith/contains/matches("lit")
+// and <source> == / != "lit".
+func (fc *fastCompiler) directBool(call ast.CallExpr) *directBool {
+	args := call.Args()
+	var subject, lit ast.Expr
+	d := &directBool{}
+	switch name := call.FunctionName(); {
+	case call.IsMemberFunction() && len(args) == 1:
+		subject, lit = call.Target(), args[0]
+		switch name {
+		case overloads.StartsWith:
+			d.test = testPrefix
+		case overloads.EndsWith:
+			d.test = testSuffix
+		case overloads.Contains:
+			d.test = testContains
+		case overloads.Matches:
+			d.test = testMatches
+		}
+	case !call.IsMemberFunction() && len(args) == 2 && (name == operators.Equals || name == operators.NotEquals):
+		subject, lit = args[0], args[1]
+		d.test, d.negate = testEquals, name == operators.NotEquals
+	}
+	if d.test == 0 || lit.Kind() != ast.LiteralKind {
+		return nil
+	}
+	l, ok := lit.AsLiteral().(types.String)
+	if !ok {
+		return nil
+	}
+	d.lit = string(l)
+	if d.src, ok = fc.directSource(subject); !ok {
+		return nil
+	}
+	if d.test == testMatches {
+		re, err := regexp.Compile(d.lit)
+		if err != nil {
+			return nil
+		}
+		d.re = re
+	}
+	return d
+}
+
+// directBoolExpr is directBool for any expression.
+func (fc *fastCompiler) directBoolExpr(e ast.Expr) *directBool {
+	if e.Kind() != ast.CallKind {
+		return nil
+	}
+	return fc.directBool(e.AsCall())
+}
+
+// withDirect decides with d when it can, and with the general node
+// otherwise.
+func withDirect(d *directBool, general fastNode) fastNode {
+	return func(c *Context, it ref.Val) ref.Val {
+		if b, ok := d.eval(c); ok {
+			return types.Bool(b)
+		}
+		return general(c, it)
+	}
+}
+
+// logicalDirect fuses a && or || of two direct comparisons. Operands are
+// free of side effects, so when either cannot be decided directly the whole
+// expression is simply re-evaluated by the general node.
+func logicalDirect(or bool, l, r *directBool, general fastNode) fastNode {
+	return func(c *Context, it ref.Val) ref.Val {
+		lb, lok := l.eval(c)
+		if lok && lb == or {
+			return types.Bool(or)
+		}
+		rb, rok := r.eval(c)
+		if rok && rb == or {
+			return types.Bool(or)
+		}
+		if lok && rok {
+			return types.Bool(!or)
+		}
+		return general(c, it)
+	}
 }
 
 func (fc *fastCompiler) isVariable(e ast.Expr, name string) bool {
@@ -101,33 +235,6 @@ func headerLookupKey(key string) string {
 		upper = c == '-'
 	}
 	return string(b)
-}
-
-// stringTest is the Go form of startsWith/endsWith/contains/matches/== with
-// a literal.
-func stringTest(name, lit string) func(string) bool {
-	switch name {
-	case overloads.StartsWith:
-		return func(s string) bool { return strings.HasPrefix(s, lit) }
-	case overloads.EndsWith:
-		return func(s string) bool { return strings.HasSuffix(s, lit) }
-	case overloads.Contains:
-		return func(s string) bool { return strings.Contains(s, lit) }
-	case operators.Equals:
-		return func(s string) bool { return s == lit }
-	}
-	return nil
-}
-
-// withDirect runs test on the directly read string when there is one, and
-// falls back to the general node otherwise.
-func withDirect(get stringGetter, test func(string) bool, general fastNode) fastNode {
-	return func(c *Context, it ref.Val) ref.Val {
-		if s, ok := get(c); ok {
-			return types.Bool(test(s))
-		}
-		return general(c, it)
-	}
 }
 
 // headerNameTest recognises a predicate k.startsWith/endsWith/contains("lit")

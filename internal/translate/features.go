@@ -57,6 +57,7 @@ var SupportedFeatures = []gwv1.FeatureName{
 	"HTTPRouteRequestMultipleMirrors",
 	"HTTPRouteRequestTimeout",
 	"HTTPRouteResponseHeaderModification",
+	"HTTPRouteRetry", // experimental channel: the retry field needs its CRDs
 	"HTTPRouteSchemeRedirect",
 }
 

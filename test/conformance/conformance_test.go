@@ -117,6 +117,8 @@ func TestConformance(t *testing.T) {
 	var featureList []features.FeatureName
 	if os.Getenv("GATEHOUSE_CONFORMANCE_RUN") != "" {
 		featureList = claimedFeatures()
+	} else {
+		featureList = standardChannelFeatures() // channel_test.go
 	}
 	if s := os.Getenv("GATEHOUSE_CONFORMANCE_FEATURES"); s != "" {
 		featureList = nil

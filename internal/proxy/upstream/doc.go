@@ -50,6 +50,22 @@
 // and the ejected endpoint may well have recovered. 503 is therefore returned
 // only when a port has no endpoints at all.
 //
+// Retries (Target.Retry, an HTTPRoute rule's retry; retry.go) wrap the
+// try of one endpoint in a loop. Each try decides before any byte of the
+// final response is written to the client: on the fast path once the
+// response head is read, on the ReverseProxy path in ModifyResponse and the
+// ErrorHandler. So responses are never buffered; a retried answer is
+// dropped with its connection, and nothing is retried once a response head
+// went to the client. Listed statuses are retried, and so are failures
+// before a response head (connect errors, resets, per-try timeouts). Only
+// replayable requests are retried: no body, or a body of at most 64 KiB,
+// which is read first (only on routes with retries). Retries prefer an
+// endpoint not yet tried, wait at least the backoff (doubling, capped at
+// ten times it, with jitter), and are not made when the wait would outlast
+// the request's deadline (the route timeout); the per-try Timeout applies
+// to each try. A keep-alive connection found closed is still resent once
+// inside a try, as before, and does not count as a retry.
+//
 // Status codes follow the Gateway API: 500 for an unknown backend or port,
 // 503 for a port without endpoints, 502 for connect and transport failures,
 // 504 when Target.Timeout expires before the response completes (or the
