@@ -49,6 +49,17 @@
 //	default(value, fallback)         fallback when value is an error (missing key or field, bad JSON, ...) or null
 //	<ip>.isPrivate() -> bool         RFC 1918 / RFC 4193 address
 //
+// # Fast path
+//
+// Compile also translates the common shapes (variable fields and headers,
+// comparisons with literals, startsWith/endsWith/contains/matches with a
+// literal, &&, ||, !, in a literal list, <map>.exists(k, ...),
+// json(request.body).field) into Go closures over the Context (fastpath.go);
+// an expression with any other node runs in cel-go's interpreter. The closures
+// reuse the interpreter's field getters and equality, and
+// FuzzFastPathMatchesCEL checks that both give the same result. Programs with
+// a runtime cost limit always use the interpreter.
+//
 // See Program.Uses for what a proxy must prepare (buffer a body, verify a JWT)
 // before evaluating, and Program.CostEstimate for the static cost bound.
 package cel

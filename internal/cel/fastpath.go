@@ -264,21 +264,21 @@ func (fc *fastCompiler) call(call ast.CallExpr) fastNode {
 		}
 		return general
 	case operators.Index:
-		return func(c *Context, it ref.Val) ref.Val {
-			m := l(c, it)
-			if types.IsError(m) {
-				return m
+		if d, ok := fc.headerSource(call); ok {
+			key := d.key
+			general := fc.index(l, r)
+			return func(c *Context, it ref.Val) ref.Val {
+				// A single-valued header, aliased in place with its
+				// lookup key computed at compile time.
+				if req := c.Request; req != nil {
+					if vs := req.Header[key]; len(vs) == 1 {
+						return aliasString(&vs[0])
+					}
+				}
+				return general(c, it)
 			}
-			k := r(c, it)
-			if types.IsError(k) {
-				return k
-			}
-			ix, ok := m.(traits.Indexer)
-			if !ok {
-				return types.NoSuchOverloadErr()
-			}
-			return ix.Get(k)
 		}
+		return fc.index(l, r)
 	case operators.In:
 		return func(c *Context, it ref.Val) ref.Val {
 			k := l(c, it)
@@ -296,6 +296,25 @@ func (fc *fastCompiler) call(call ast.CallExpr) fastNode {
 		}
 	}
 	return nil
+}
+
+// index is <map or list>[key].
+func (fc *fastCompiler) index(l, r fastNode) fastNode {
+	return func(c *Context, it ref.Val) ref.Val {
+		m := l(c, it)
+		if types.IsError(m) {
+			return m
+		}
+		k := r(c, it)
+		if types.IsError(k) {
+			return k
+		}
+		ix, ok := m.(traits.Indexer)
+		if !ok {
+			return types.NoSuchOverloadErr()
+		}
+		return ix.Get(k)
+	}
 }
 
 // fastEqual is cel-go's ==: an error operand is the result (left first),

@@ -112,18 +112,23 @@ func (fc *fastCompiler) directSource(e ast.Expr) (directSrc, bool) {
 			return directSrc{field: srcHost}, true
 		}
 	case ast.CallKind:
-		call := e.AsCall()
-		if call.FunctionName() != operators.Index || call.IsMemberFunction() || len(call.Args()) != 2 {
-			return directSrc{}, false
-		}
-		m, k := call.Args()[0], call.Args()[1]
-		if m.Kind() != ast.SelectKind || m.AsSelect().IsTestOnly() || m.AsSelect().FieldName() != "headers" ||
-			!fc.isVariable(m.AsSelect().Operand(), "request") || k.Kind() != ast.LiteralKind {
-			return directSrc{}, false
-		}
-		if name, ok := k.AsLiteral().(types.String); ok {
-			return directSrc{field: srcHeader, key: headerLookupKey(string(name))}, true
-		}
+		return fc.headerSource(e.AsCall())
+	}
+	return directSrc{}, false
+}
+
+// headerSource recognises request.headers["literal"].
+func (fc *fastCompiler) headerSource(call ast.CallExpr) (directSrc, bool) {
+	if call.FunctionName() != operators.Index || call.IsMemberFunction() || len(call.Args()) != 2 {
+		return directSrc{}, false
+	}
+	m, k := call.Args()[0], call.Args()[1]
+	if m.Kind() != ast.SelectKind || m.AsSelect().IsTestOnly() || m.AsSelect().FieldName() != "headers" ||
+		!fc.isVariable(m.AsSelect().Operand(), "request") || k.Kind() != ast.LiteralKind {
+		return directSrc{}, false
+	}
+	if name, ok := k.AsLiteral().(types.String); ok {
+		return directSrc{field: srcHeader, key: headerLookupKey(string(name))}, true
 	}
 	return directSrc{}, false
 }
@@ -265,8 +270,9 @@ func (fc *fastCompiler) headerNameTest(pred ast.Expr) func(string) bool {
 	return foldTest(call.FunctionName(), string(l))
 }
 
-// foldTest is stringTest(name, lit) applied to strings.ToLower(k), for an
-// ASCII k and a lit without upper-case or non-ASCII bytes (nil otherwise).
+// foldTest is the literal test of name (startsWith, endsWith, contains, ==)
+// applied to strings.ToLower(k), for an ASCII k and a lit without upper-case
+// or non-ASCII bytes (nil otherwise).
 func foldTest(name, lit string) func(k string) bool {
 	for i := 0; i < len(lit); i++ {
 		if c := lit[i]; c >= 0x80 || ('A' <= c && c <= 'Z') {

@@ -191,7 +191,7 @@ func (t *transform) apply(ctx *cel.Context, h http.Header) {
 		name, value string
 		add         bool
 	}
-	var changes [8]kv
+	var changes [16]kv
 	out := changes[:0]
 	for _, s := range t.set {
 		if v, err := s.prog.EvalString(ctx); err == nil {
@@ -206,11 +206,17 @@ func (t *transform) apply(ctx *cel.Context, h http.Header) {
 	for _, r := range t.remove {
 		delete(h, r)
 	}
+	// One backing array for the values set, instead of one per header.
+	var vals []string
 	for _, c := range out {
 		if c.add {
 			h[c.name] = append(h[c.name], c.value)
-		} else {
-			h[c.name] = []string{c.value}
+			continue
 		}
+		if vals == nil {
+			vals = make([]string, 0, len(out))
+		}
+		vals = append(vals, c.value)
+		h[c.name] = vals[len(vals)-1 : len(vals) : len(vals)]
 	}
 }

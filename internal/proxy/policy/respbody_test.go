@@ -137,3 +137,23 @@ func TestNoResponseBodyExpression(t *testing.T) {
 		t.Errorf("a response body expression was found where only a request body and response headers are set")
 	}
 }
+
+// TestSetHeadersShareNoValues: the values set by one transformation share a
+// backing array; a later append to one header must not change another.
+func TestSetHeadersShareNoValues(t *testing.T) {
+	var set []ir.CELHeader
+	for _, n := range []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"} {
+		set = append(set, ir.CELHeader{Name: "x-" + n, Expr: `"` + n + `"`})
+	}
+	s := build(t, &ir.Policy{Name: "ns/p", Targets: []ir.PolicyTarget{{Kind: ir.TargetRoute, Name: "ns/r"}},
+		RequestHeaders: &ir.CELTransform{Set: set}})
+	r := httptest.NewRequest("GET", "/", nil)
+	s.ForRequest("", "", "ns/r", "", nil).TransformRequest(&cel.Context{Request: r}, r)
+	r.Header.Add("X-A", "more")
+	for _, h := range set {
+		want := strings.TrimPrefix(h.Name, "x-")
+		if got := r.Header.Values(h.Name); got[0] != want || (h.Name != "x-a" && len(got) != 1) {
+			t.Errorf("%s = %v, want [%s]", h.Name, got, want)
+		}
+	}
+}

@@ -66,7 +66,11 @@ type retryState struct {
 	body       []byte // the buffered request body; nil when none is needed
 	// prefix is what was read of a body too large to buffer: the one try
 	// sends it, then the rest of the client's body.
-	prefix  []byte
+	prefix []byte
+	// header replaces the request's header on replays when it had to
+	// change: an Expect: 100-continue is answered by reading the body
+	// first, so it is not passed on.
+	header  http.Header
 	retries int           // retries made so far
 	wait    time.Duration // before the next try; set by allow
 	tried   []*endpoint
@@ -141,6 +145,10 @@ func newRetryState(p *ir.Retry, req *http.Request) (*retryState, error) {
 			s.prefix = b
 		}
 	}
+	if _, ok := req.Header["Expect"]; ok && s.body != nil {
+		s.header = req.Header.Clone()
+		delete(s.header, "Expect")
+	}
 	return s, nil
 }
 
@@ -154,6 +162,9 @@ func (s *retryState) request(req *http.Request) *http.Request {
 		out.Body = io.NopCloser(bytes.NewReader(s.body))
 		out.ContentLength = int64(len(s.body))
 		out.TransferEncoding = nil
+		if s.header != nil {
+			out.Header = s.header
+		}
 		return out
 	case s.prefix != nil:
 		out := req.WithContext(req.Context())

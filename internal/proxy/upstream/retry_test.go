@@ -289,6 +289,37 @@ func TestRetryAfterPerTryTimeout(t *testing.T) {
 	})
 }
 
+func TestRetryExpectContinueBody(t *testing.T) {
+	forwardingModes(t, func(t *testing.T, o Options) {
+		var expects []string
+		var mu sync.Mutex
+		up := &flakyUpstream{failN: 1, status: 503}
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			expects = append(expects, r.Header.Get("Expect"))
+			mu.Unlock()
+			up.ServeHTTP(w, r)
+		})
+		url := retryFrontend(t, o, h, &ir.Retry{Codes: []int{503}, Attempts: 1}, 0)
+		req, _ := http.NewRequest(http.MethodPut, url, strings.NewReader("data"))
+		req.Header.Set("Expect", "100-continue")
+		res, err := newClient(t).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || string(b) != "data" || up.count() != 2 {
+			t.Fatalf("got %d %q after %d tries, want 200 \"data\" after 2", res.StatusCode, b, up.count())
+		}
+		for i, e := range expects {
+			if e != "" {
+				t.Errorf("try %d carried Expect %q; the body was already read", i, e)
+			}
+		}
+	})
+}
+
 func TestRetryClientBodyUnreadable(t *testing.T) {
 	reg := newTestRegistry(t, Options{})
 	up := &flakyUpstream{}
