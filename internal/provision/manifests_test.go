@@ -140,26 +140,24 @@ var wantClusterPermissions = func() []string {
 		}
 	}
 	read := []string{"get", "list", "watch"}
-	write := []string{"create", "update", "patch", "delete"}
+	// Provisioning reads the live object, then server-side applies it
+	// (create when it does not exist yet); the garbage collector deletes.
+	provision := []string{"get", "create", "patch"}
 	gwKinds := []string{"gatewayclasses", "gateways", "httproutes", "grpcroutes", "tlsroutes", "tcproutes", "listenersets", "backendtlspolicies"}
 	add("gateway.networking.k8s.io", append(slices.Clone(gwKinds), "referencegrants"), read)
 	var statuses []string
 	for _, k := range gwKinds {
 		statuses = append(statuses, k+"/status")
 	}
-	add("gateway.networking.k8s.io", statuses, []string{"update", "patch"})
+	add("gateway.networking.k8s.io", statuses, []string{"update"})
 	add("gateway.networking.k8s.io", []string{"gateways/finalizers"}, []string{"update"})
 	add("gatehouse.dev", []string{"staticbackends", "gatewayparameters", "trafficpolicies"}, read)
-	add("gatehouse.dev", []string{"trafficpolicies/status"}, []string{"update", "patch"})
-	add("core", []string{"namespaces", "configmaps", "secrets", "services", "serviceaccounts"}, read)
+	add("gatehouse.dev", []string{"trafficpolicies/status"}, []string{"update"})
+	add("core", []string{"namespaces", "configmaps", "secrets", "services"}, read)
 	add("discovery.k8s.io", []string{"endpointslices"}, read)
-	add("apps", []string{"deployments"}, read)
-	// Provisioning: Apply reads (get) then server-side applies (patch).
-	add("core", []string{"services", "serviceaccounts"}, write)
-	add("apps", []string{"deployments"}, write)
+	add("core", []string{"services", "serviceaccounts"}, provision)
+	add("apps", []string{"deployments"}, provision)
 	add("authentication.k8s.io", []string{"tokenreviews"}, []string{"create"})
-	add("core", []string{"events"}, []string{"create", "patch"})
-	add("events.k8s.io", []string{"events"}, []string{"create", "patch"})
 	slices.Sort(out)
 	return slices.Compact(out)
 }()
