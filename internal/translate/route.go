@@ -60,26 +60,7 @@ func (t *Translator) translateHTTPRoute(ctx *collection.Ctx, hr *gwv1.HTTPRoute)
 	if len(outcomes) == 0 {
 		return nil, false // not attached to anything of ours: no IR, no status
 	}
-	res := &routeResult{}
-	parents := mergeParents(outcomes)
-	rules := t.translateRules(ctx, hr)
-	if len(parents) > 0 {
-		for _, rule := range rules.routes {
-			rule.Parents = parents
-			res.Rules = append(res.Rules, rule)
-		}
-		for _, p := range parents {
-			res.Listeners = append(res.Listeners, p.Listener)
-		}
-		res.Backends = rules.backends
-	}
-	for _, o := range outcomes {
-		for _, l := range o.pending {
-			res.Listeners = appendUnique(res.Listeners, l)
-		}
-	}
-	res.Status = routeStatus("HTTPRoute", &hr.ObjectMeta, outcomes, rules.verdict(), t.controller)
-	return res, true
+	return assembleRoute("HTTPRoute", &hr.ObjectMeta, outcomes, t.translateRules(ctx, hr), t.controller), true
 }
 
 // routeRef is what parentRef resolution needs to know about a route of any
