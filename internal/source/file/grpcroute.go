@@ -52,35 +52,18 @@ var (
 // names, backendRef names and ports.
 func validateGRPCRoute(obj source.Object) []fieldIssue {
 	r := obj.(*gatewayv1.GRPCRoute)
-	var issues []fieldIssue
-	if n := len(r.Spec.Hostnames); n > maxRouteHostnames {
-		issues = append(issues, fieldIssue{"spec.hostnames", fmt.Sprintf("at most %d hostnames are allowed, found %d", maxRouteHostnames, n)})
-	}
-	if n := len(r.Spec.Rules); n > maxRouteRules {
-		issues = append(issues, fieldIssue{"spec.rules", fmt.Sprintf("at most %d rules are allowed, found %d; split the route into several GRPCRoutes", maxRouteRules, n)})
-	}
-	for i, rule := range r.Spec.Rules {
-		path := fmt.Sprintf("spec.rules[%d]", i)
-		if n := len(rule.Matches); n > maxRuleMatches {
-			issues = append(issues, fieldIssue{path + ".matches", fmt.Sprintf("at most %d matches are allowed, found %d", maxRuleMatches, n)})
-		}
+	return validateRouteRules("GRPCRoute", len(r.Spec.Hostnames), len(r.Spec.Rules), func(i int, path string) (int, []fieldIssue, []gatewayv1.BackendRef) {
+		rule := &r.Spec.Rules[i]
+		var issues []fieldIssue
 		for j, m := range rule.Matches {
 			issues = append(issues, validateGRPCMatch(fmt.Sprintf("%s.matches[%d]", path, j), m)...)
 		}
-		if n := len(rule.BackendRefs); n > maxRuleBackendRefs {
-			issues = append(issues, fieldIssue{path + ".backendRefs", fmt.Sprintf("at most %d backendRefs are allowed, found %d", maxRuleBackendRefs, n)})
+		refs := make([]gatewayv1.BackendRef, len(rule.BackendRefs))
+		for j := range rule.BackendRefs {
+			refs[j] = rule.BackendRefs[j].BackendRef
 		}
-		for j, b := range rule.BackendRefs {
-			bpath := fmt.Sprintf("%s.backendRefs[%d]", path, j)
-			if b.Name == "" {
-				issues = append(issues, fieldIssue{bpath + ".name", "required: name the Service (or other backend) to send traffic to"})
-			}
-			if b.Port != nil {
-				issues = appendPortIssue(issues, bpath+".port", int64(*b.Port))
-			}
-		}
-	}
-	return issues
+		return len(rule.Matches), issues, refs
+	})
 }
 
 func validateGRPCMatch(path string, m gatewayv1.GRPCRouteMatch) []fieldIssue {

@@ -94,25 +94,43 @@ func validateListeners(owner string, n int, get func(i int) (gatewayv1.SectionNa
 
 func validateHTTPRoute(obj source.Object) []fieldIssue {
 	r := obj.(*gatewayv1.HTTPRoute)
-	var issues []fieldIssue
-	if n := len(r.Spec.Hostnames); n > maxRouteHostnames {
-		issues = append(issues, fieldIssue{"spec.hostnames", fmt.Sprintf("at most %d hostnames are allowed, found %d", maxRouteHostnames, n)})
-	}
-	if n := len(r.Spec.Rules); n > maxRouteRules {
-		issues = append(issues, fieldIssue{"spec.rules", fmt.Sprintf("at most %d rules are allowed, found %d; split the route into several HTTPRoutes", maxRouteRules, n)})
-	}
-	for i, rule := range r.Spec.Rules {
-		path := fmt.Sprintf("spec.rules[%d]", i)
-		if n := len(rule.Matches); n > maxRuleMatches {
-			issues = append(issues, fieldIssue{path + ".matches", fmt.Sprintf("at most %d matches are allowed, found %d", maxRuleMatches, n)})
-		}
+	return validateRouteRules("HTTPRoute", len(r.Spec.Hostnames), len(r.Spec.Rules), func(i int, path string) (int, []fieldIssue, []gatewayv1.BackendRef) {
+		rule := &r.Spec.Rules[i]
+		var issues []fieldIssue
 		for j, m := range rule.Matches {
 			issues = append(issues, validateRouteMatch(fmt.Sprintf("%s.matches[%d]", path, j), m)...)
 		}
-		if n := len(rule.BackendRefs); n > maxRuleBackendRefs {
-			issues = append(issues, fieldIssue{path + ".backendRefs", fmt.Sprintf("at most %d backendRefs are allowed, found %d", maxRuleBackendRefs, n)})
+		refs := make([]gatewayv1.BackendRef, len(rule.BackendRefs))
+		for j := range rule.BackendRefs {
+			refs[j] = rule.BackendRefs[j].BackendRef
 		}
-		for j, b := range rule.BackendRefs {
+		return len(rule.Matches), issues, refs
+	})
+}
+
+// validateRouteRules checks what the HTTPRoute and GRPCRoute CRD schemas
+// share: the number of hostnames, rules, matches per rule and backendRefs,
+// and each backendRef's name and port. rule returns, for rule i at path, its
+// number of matches, the issues of its matches and its backendRefs.
+func validateRouteRules(kind string, hostnames, rules int, rule func(i int, path string) (int, []fieldIssue, []gatewayv1.BackendRef)) []fieldIssue {
+	var issues []fieldIssue
+	if hostnames > maxRouteHostnames {
+		issues = append(issues, fieldIssue{"spec.hostnames", fmt.Sprintf("at most %d hostnames are allowed, found %d", maxRouteHostnames, hostnames)})
+	}
+	if rules > maxRouteRules {
+		issues = append(issues, fieldIssue{"spec.rules", fmt.Sprintf("at most %d rules are allowed, found %d; split the route into several %ss", maxRouteRules, rules, kind)})
+	}
+	for i := 0; i < rules; i++ {
+		path := fmt.Sprintf("spec.rules[%d]", i)
+		matches, matchIssues, refs := rule(i, path)
+		if matches > maxRuleMatches {
+			issues = append(issues, fieldIssue{path + ".matches", fmt.Sprintf("at most %d matches are allowed, found %d", maxRuleMatches, matches)})
+		}
+		issues = append(issues, matchIssues...)
+		if len(refs) > maxRuleBackendRefs {
+			issues = append(issues, fieldIssue{path + ".backendRefs", fmt.Sprintf("at most %d backendRefs are allowed, found %d", maxRuleBackendRefs, len(refs))})
+		}
+		for j, b := range refs {
 			bpath := fmt.Sprintf("%s.backendRefs[%d]", path, j)
 			if b.Name == "" {
 				issues = append(issues, fieldIssue{bpath + ".name", "required: name the Service (or other backend) to send traffic to"})
