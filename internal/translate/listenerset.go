@@ -14,22 +14,24 @@ import (
 	"gatehouse.dev/gatehouse/internal/ir"
 )
 
-// ListenerSets are translated in four steps so that a change to one
-// ListenerSet costs in proportion to what it changes, even with thousands of
+// ListenerSets are translated in steps so that a change to one ListenerSet
+// costs in proportion to what it changes, even with thousands of
 // ListenerSets on one Gateway:
 //
-//	listenerSets     per ListenerSet: parent, allowedListeners, its listeners
-//	                 translated on their own (certificates, kinds)
-//	listenerMerge    per Gateway: the merged listener list in precedence
-//	                 order (Gateway, oldest ListenerSet, namespace/name) and
-//	                 the conflicts it finds
-//	listenerSetViews per ListenerSet: its listeners with the conflicts
-//	                 applied; routes attach to these
-//	listenerSetFinal per ListenerSet: attached routes, ir.Listeners, status
+//	listenerSets         per ListenerSet: parent, allowedListeners, its
+//	                     listeners translated on their own (certificates,
+//	                     kinds)
+//	listenerMerge        per Gateway: the merged listener list in precedence
+//	                     order (Gateway, oldest ListenerSet, namespace/name),
+//	                     the conflicts it finds and each socket's protocol
+//	listenerSetConflicts per ListenerSet: its entry of the merge's conflicts
+//	listenerSetViews     per ListenerSet: its listeners with the conflicts
+//	                     applied; routes attach to these
+//	listenerSetFinal     per ListenerSet: attached routes, ir.Listeners, status
 //
 // Outputs equal to their previous value stop propagation, so a new
-// ListenerSet recomputes the merge and the (cheap) views of its siblings but
-// re-emits only what actually changed.
+// ListenerSet recomputes the merge (linear in the Gateway's sets) but only
+// the views whose conflicts changed, and re-emits only what changed.
 
 // listenerSetResult is one ListenerSet whose parent is a Gateway of ours.
 type listenerSetResult struct {
