@@ -160,14 +160,14 @@ spec:
 	}
 }
 
-// TestUnservableObjectsGetConditions: a TCP listener, a certificate Secret
+// TestUnservableObjectsGetConditions: a UDP listener, a certificate Secret
 // with garbage and a port the proxy cannot open get the spec's reasons; the
 // HTTP listener keeps serving.
 func TestUnservableObjectsGetConditions(t *testing.T) {
 	requireCluster(t)
 	ns := "e2e-bad"
 	apply(t, ns, baseManifests(httpListeners,
-		"  - {name: tcp, port: 9000, protocol: TCP}\n",
+		"  - {name: udp, port: 9000, protocol: UDP}\n",
 		"  - {name: clash, port: 15000, protocol: HTTP}\n", // the proxy's own admin port
 		"  - {name: https, port: 443, protocol: HTTPS, tls: {certificateRefs: [{name: junk}]}}\n")+
 		"---\n"+route("ok", "ok.example.com", "echo-a")+`---
@@ -179,15 +179,15 @@ stringData: {tls.crt: "not a certificate", tls.key: "not a key"}
 `)
 	addr := gatewayAddress(t, ns, "gw")
 	waitFor(t, "listener conditions", 30*time.Second, func() (bool, error) {
-		tcp := listenerStatus(t, ns, "gw", "tcp")
+		udp := listenerStatus(t, ns, "gw", "udp")
 		https := listenerStatus(t, ns, "gw", "https")
 		clash := listenerStatus(t, ns, "gw", "clash")
-		if tcp == nil || https == nil || clash == nil {
+		if udp == nil || https == nil || clash == nil {
 			return false, fmt.Errorf("listeners missing")
 		}
 		reasons := map[string]string{}
-		for _, c := range tcp.Conditions {
-			reasons["tcp/"+c.Type] = c.Reason
+		for _, c := range udp.Conditions {
+			reasons["udp/"+c.Type] = c.Reason
 		}
 		for _, c := range https.Conditions {
 			reasons["https/"+c.Type] = c.Reason
@@ -195,7 +195,7 @@ stringData: {tls.crt: "not a certificate", tls.key: "not a key"}
 		for _, c := range clash.Conditions {
 			reasons["clash/"+c.Type] = c.Reason
 		}
-		ok := reasons["tcp/Accepted"] == "UnsupportedProtocol" && reasons["https/ResolvedRefs"] == "InvalidCertificateRef" &&
+		ok := reasons["udp/Accepted"] == "UnsupportedProtocol" && reasons["https/ResolvedRefs"] == "InvalidCertificateRef" &&
 			reasons["clash/Accepted"] == "PortUnavailable"
 		return ok, fmt.Errorf("reasons %v", reasons)
 	})
