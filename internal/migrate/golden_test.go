@@ -12,7 +12,6 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +21,7 @@ import (
 
 	"gatehouse.dev/gatehouse/internal/source"
 	"gatehouse.dev/gatehouse/internal/source/file"
+	"gatehouse.dev/gatehouse/internal/testkit"
 	"gatehouse.dev/gatehouse/internal/translate"
 )
 
@@ -79,7 +79,7 @@ func TestGolden(t *testing.T) {
 				t.Fatalf("%s has no expected output; run with REFRESH_GOLDEN=1", path)
 			}
 			if !bytes.Equal(got, want) {
-				t.Errorf("%s: output differs from golden (REFRESH_GOLDEN=1 to accept)\n%s", path, lineDiff(string(want), string(got)))
+				t.Errorf("%s: output differs from golden (REFRESH_GOLDEN=1 to accept)\n%s", path, testkit.LineDiff(string(want), string(got)))
 			}
 		})
 	}
@@ -174,29 +174,6 @@ func selfSigned(t *testing.T) (crt, key string) {
 		return strings.TrimSpace(string(out))
 	}
 	return enc("CERTIFICATE", der), enc("EC PRIVATE KEY", kd)
-}
-
-// lineDiff shows the first differing lines of two texts.
-func lineDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b strings.Builder
-	shown := 0
-	for i := 0; i < len(w) || i < len(g); i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			b.WriteString("line " + strconv.Itoa(i+1) + ":\n  want: " + wl + "\n  got:  " + gl + "\n")
-			if shown++; shown == 10 {
-				break
-			}
-		}
-	}
-	return b.String()
 }
 
 func metav1Time(i int) metav1.Time {

@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
 	"gatehouse.dev/gatehouse/internal/source"
 	"gatehouse.dev/gatehouse/internal/source/file"
+	"gatehouse.dev/gatehouse/internal/testkit"
 )
 
 // goldenMarker separates a golden file's input from its expected output.
@@ -60,31 +60,8 @@ func TestGolden(t *testing.T) {
 				t.Fatalf("%s has no expected output; run with REFRESH_GOLDEN=1", path)
 			}
 			if !bytes.Equal(got, want) {
-				t.Errorf("%s: output differs from golden (REFRESH_GOLDEN=1 to accept)\n%s", path, lineDiff(string(want), string(got)))
+				t.Errorf("%s: output differs from golden (REFRESH_GOLDEN=1 to accept)\n%s", path, testkit.LineDiff(string(want), string(got)))
 			}
 		})
 	}
-}
-
-// lineDiff shows the first differing lines of two texts.
-func lineDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b strings.Builder
-	shown := 0
-	for i := 0; i < len(w) || i < len(g); i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			b.WriteString("line " + strconv.Itoa(i+1) + ":\n  want: " + wl + "\n  got:  " + gl + "\n")
-			if shown++; shown == 10 {
-				break
-			}
-		}
-	}
-	return b.String()
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"gatehouse.dev/gatehouse/internal/source"
+	"gatehouse.dev/gatehouse/internal/testkit"
 )
 
 // variants returns, per object key, several versions of the object, so random
@@ -128,7 +129,7 @@ func TestIncrementalEqualsFromScratch(t *testing.T) {
 		got, _, _ := inc.RenderYAML(nil)
 		want, _, _ := fresh.RenderYAML(nil)
 		if !bytes.Equal(got, want) {
-			t.Fatalf("seed %d: incremental differs from scratch:\n%s", seed, lineDiff(string(want), string(got)))
+			t.Fatalf("seed %d: incremental differs from scratch:\n%s", seed, testkit.LineDiff(string(want), string(got)))
 		}
 	}
 }

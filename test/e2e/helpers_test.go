@@ -69,8 +69,9 @@ spec:
 var classAndGateway = gatewayWith("  - {name: http, port: %[1]d, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}\n")
 
 // startGateway writes files (name -> content; "%d" in gateway.yaml is the
-// listener port) and starts a standalone instance on them.
-func startGateway(t *testing.T, files map[string]string) *gateway {
+// listener port) and starts a standalone instance on them; each configure
+// function may change the instance's options before it starts.
+func startGateway(t *testing.T, files map[string]string, configure ...func(*standalone.Options)) *gateway {
 	t.Helper()
 	g := &gateway{t: t, dir: t.TempDir(), port: testkit.FreePort(t)}
 	if _, ok := files["gateway.yaml"]; !ok {
@@ -86,8 +87,11 @@ func startGateway(t *testing.T, files map[string]string) *gateway {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	in, err := standalone.Start(context.Background(), standalone.Options{ConfigDir: g.dir, Admin: "127.0.0.1:0",
-		Debounce: 2 * time.Millisecond, Logger: log})
+	opts := standalone.Options{ConfigDir: g.dir, Admin: "127.0.0.1:0", Debounce: 2 * time.Millisecond, Logger: log}
+	for _, c := range configure {
+		c(&opts)
+	}
+	in, err := standalone.Start(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

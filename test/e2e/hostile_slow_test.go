@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,30 +13,15 @@ import (
 	"gatehouse.dev/gatehouse/internal/proxy"
 	"gatehouse.dev/gatehouse/internal/proxy/listener"
 	"gatehouse.dev/gatehouse/internal/standalone"
-	"gatehouse.dev/gatehouse/internal/testkit"
 )
 
 // startGatewayWithLimits is startGateway with listener limits.
 func startGatewayWithLimits(t *testing.T, lo listener.Options, files map[string]string) *gateway {
 	t.Helper()
-	g := &gateway{t: t, dir: t.TempDir(), port: testkit.FreePort(t)}
-	files["gateway.yaml"] = fmt.Sprintf(classAndGateway, g.port)
-	for name, content := range files {
-		g.write(name, content)
-	}
-	in, err := standalone.Start(context.Background(), standalone.Options{ConfigDir: g.dir, Admin: "127.0.0.1:0",
-		Debounce: 2 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Proxy: proxy.Options{Listener: lo}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g.in = in
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = in.Stop(ctx)
+	return startGateway(t, files, func(o *standalone.Options) {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		o.Proxy = proxy.Options{Listener: lo}
 	})
-	return g
 }
 
 // TestSlowClients: a slowloris client (headers never finished) is

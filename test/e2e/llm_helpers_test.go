@@ -3,17 +3,14 @@ package e2e
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -23,7 +20,6 @@ import (
 
 	"gatehouse.dev/gatehouse/internal/proxy"
 	"gatehouse.dev/gatehouse/internal/standalone"
-	"gatehouse.dev/gatehouse/internal/testkit"
 )
 
 // seenRequest is what a fake upstream recorded about one request.
@@ -145,32 +141,11 @@ func (f *fakeLLM) serve(w http.ResponseWriter, r *http.Request) {
 // options and a buffer receiving the policy access log.
 func llmGateway(t *testing.T, opts proxy.Options, files map[string]string) (*gateway, *syncBuffer) {
 	t.Helper()
-	g := &gateway{t: t, dir: t.TempDir(), port: testkit.FreePort(t)}
-	if _, ok := files["gateway.yaml"]; !ok {
-		files["gateway.yaml"] = classAndGateway
-	}
-	for name, content := range files {
-		if name == "gateway.yaml" {
-			content = fmt.Sprintf(content, g.port)
-		}
-		g.write(name, content)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
 	buf := &syncBuffer{}
 	opts.AccessLog = buf
-	in, err := standalone.Start(context.Background(), standalone.Options{ConfigDir: g.dir, Admin: "127.0.0.1:0",
-		Debounce: 2 * time.Millisecond, Logger: log, Proxy: opts, Metrics: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g.in = in
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = in.Stop(ctx)
+	g := startGateway(t, files, func(o *standalone.Options) {
+		o.Proxy = opts
+		o.Metrics = prometheus.NewRegistry()
 	})
 	return g, buf
 }
