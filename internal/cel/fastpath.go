@@ -179,20 +179,34 @@ func (fc *fastCompiler) inList(x ast.Expr, list ast.Expr) fastNode {
 		return nil
 	}
 	var elems []ref.Val
+	hashed := true // cel-go turns a list of hashable primitives into a set
 	for _, e := range l.Elements() {
 		if e.Kind() != ast.LiteralKind {
 			return nil
 		}
-		elems = append(elems, e.AsLiteral())
+		lit := e.AsLiteral()
+		if !types.IsPrimitiveType(lit) || lit.Type() == types.BytesType {
+			hashed = false
+		}
+		elems = append(elems, lit)
 	}
 	xn := fc.node(x)
 	if xn == nil {
 		return nil
 	}
+	if len(elems) == 0 {
+		// cel-go folds x in [] to false without evaluating x.
+		return func(*Context, ref.Val) ref.Val { return types.False }
+	}
 	return func(c *Context, it ref.Val) ref.Val {
 		v := xn(c, it)
 		if types.IsError(v) {
 			return v
+		}
+		if hashed && !setKey(v) {
+			// cel-go looks a map or list up in its set and fails; the
+			// fast path reports the same error rather than false.
+			return types.NewErr("no such overload: %s in a list of literals", v.Type().TypeName())
 		}
 		for _, e := range elems {
 			if types.Equal(v, e) == types.True {
@@ -201,6 +215,16 @@ func (fc *fastCompiler) inList(x ast.Expr, list ast.Expr) fastNode {
 		}
 		return types.False
 	}
+}
+
+// setKey reports whether v can be looked up in cel-go's set form of a literal
+// list: maps and lists cannot.
+func setKey(v ref.Val) bool {
+	switch v.(type) {
+	case traits.Mapper, traits.Lister:
+		return false
+	}
+	return true
 }
 
 func (fc *fastCompiler) call(call ast.CallExpr) fastNode {
