@@ -139,21 +139,21 @@ func service(gw *gwv1.Gateway, p *v1alpha1.ServiceParameters, ports []int32) *co
 			TargetPort: intstr.FromInt32(port),
 		})
 	}
-	if p == nil {
-		return svc
-	}
-	if p.Type != nil {
-		svc.Spec.Type = *p.Type
-	}
-	if len(p.Annotations) > 0 {
-		if svc.Annotations == nil {
-			svc.Annotations = map[string]string{}
+	if p != nil {
+		if p.Type != nil {
+			svc.Spec.Type = *p.Type
 		}
-		maps.Copy(svc.Annotations, p.Annotations)
+		if len(p.Annotations) > 0 {
+			if svc.Annotations == nil {
+				svc.Annotations = map[string]string{}
+			}
+			maps.Copy(svc.Annotations, p.Annotations)
+		}
+		// The apiserver rejects externalTrafficPolicy on ClusterIP Services.
+		if p.ExternalTrafficPolicy != nil && svc.Spec.Type != corev1.ServiceTypeClusterIP {
+			svc.Spec.ExternalTrafficPolicy = *p.ExternalTrafficPolicy
+		}
 	}
-	// The apiserver rejects externalTrafficPolicy on ClusterIP Services.
-	if p.ExternalTrafficPolicy != nil && svc.Spec.Type != corev1.ServiceTypeClusterIP {
-		svc.Spec.ExternalTrafficPolicy = *p.ExternalTrafficPolicy
-	}
+	requestAddresses(svc, gw)
 	return svc
 }

@@ -25,6 +25,7 @@ var SupportedFeatures = []gwv1.FeatureName{
 	"BackendTLSPolicySANValidation",
 	"GatewayBackendClientCertificate",
 	"GatewayAddressEmpty",
+	"GatewayStaticAddresses",
 	"GatewayHTTPListenerIsolation",
 	"GatewayFrontendClientCertificateValidation",
 	"GatewayFrontendClientCertificateValidationInsecureFallback",

@@ -17,6 +17,7 @@ import (
 	"gatehouse.dev/gatehouse/api/v1alpha1"
 	"gatehouse.dev/gatehouse/internal/collection"
 	"gatehouse.dev/gatehouse/internal/ir"
+	"gatehouse.dev/gatehouse/internal/provision"
 )
 
 // gatewayResult is one Gateway of ours, translated without reading routes:
@@ -28,9 +29,12 @@ type gatewayResult struct {
 	Name       string
 	Generation int64
 	Created    time.Time
-	// Address is the IP the listeners bind (the first IPAddress in
-	// spec.addresses), empty for all interfaces.
+	// Address is the IP the listeners bind in standalone mode (the first
+	// IPAddress in spec.addresses), empty for all interfaces.
 	Address string
+	// StaticAddresses are the IPs spec.addresses asks for in Kubernetes
+	// mode, where the proxy Service's load balancer must assign them.
+	StaticAddresses []string
 	// AddressError is set when spec.addresses cannot be honoured.
 	AddressError string
 	// ParamsError is set when spec.infrastructure.parametersRef names
@@ -160,11 +164,17 @@ func (t *Translator) translateGateway(ctx *collection.Ctx, key string, gw *gwv1.
 	}
 	g := &gatewayResult{Key: key, Namespace: gw.Namespace, Name: gw.Name, Generation: gw.Generation,
 		Created: gw.CreationTimestamp.Time}
-	if t.gatewayService == nil {
-		// Standalone: bind the Gateway's own IPAddress. In Kubernetes mode the
-		// proxy pod binds every interface and the address comes from its
-		// Service.
-		g.Address, g.AddressError = gatewayAddress(gw)
+	ips, addrErr := provision.StaticAddresses(gw)
+	switch {
+	case addrErr != nil:
+		g.AddressError = addrErr.Error()
+	case t.gatewayService == nil && len(ips) > 0:
+		// Standalone: bind the Gateway's own IPAddress.
+		g.Address = ips[0]
+	case t.gatewayService != nil:
+		// Kubernetes: the proxy pod binds every interface; the addresses
+		// are asked of the proxy Service's load balancer (provision).
+		g.StaticAddresses = ips
 	}
 	if inf := gw.Spec.Infrastructure; inf != nil && inf.ParametersRef != nil {
 		if ref := inf.ParametersRef; string(ref.Group) != v1alpha1.GroupName || ref.Kind != "GatewayParameters" {
@@ -191,21 +201,6 @@ func (t *Translator) translateGateway(ctx *collection.Ctx, key string, gw *gwv1.
 	}
 	markConflicts(g.Listeners, gw.Generation)
 	return g, true
-}
-
-// gatewayAddress returns the address to bind from spec.addresses. Only
-// IPAddress values can be honoured by a process that binds sockets itself.
-func gatewayAddress(gw *gwv1.Gateway) (string, string) {
-	for i, a := range gw.Spec.Addresses {
-		if a.Type != nil && *a.Type != gwv1.IPAddressType {
-			return "", fmt.Sprintf("spec.addresses[%d]: type %s is not supported; use IPAddress", i, *a.Type)
-		}
-		if net.ParseIP(a.Value) == nil {
-			return "", fmt.Sprintf("spec.addresses[%d]: %q is not an IP address", i, a.Value)
-		}
-		return a.Value, ""
-	}
-	return "", ""
 }
 
 // listenerOwner is the object that declares a listener: a Gateway or a

@@ -3,13 +3,16 @@ package translate
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"gatehouse.dev/gatehouse/internal/collection"
 	"gatehouse.dev/gatehouse/internal/ir"
+	"gatehouse.dev/gatehouse/internal/provision"
 )
 
 // gatewayFinal is a Gateway's programmed listeners and its complete status.
@@ -101,10 +104,11 @@ func (t *Translator) finishGateway(ctx *collection.Ctx, g *gatewayResult, routes
 	}
 	switch {
 	case t.gatewayService != nil:
-		st.Addresses = t.serviceAddresses(ctx, t.gatewayService(g.Namespace, g.Name))
-		if len(st.Addresses) == 0 && st.Conditions[1].Status == metav1.ConditionTrue {
-			st.Conditions[1] = cond(gwv1.GatewayConditionProgrammed, false, gwv1.GatewayReasonAddressNotAssigned,
-				"waiting for the proxy Service to get an address", g.Generation)
+		svcKey := t.gatewayService(g.Namespace, g.Name)
+		svc, _ := collection.Fetch(ctx, t.in.Services.Collection, svcKey)
+		st.Addresses = provision.GatewayAddresses(svc)
+		if c, ok := addressCondition(g, svcKey, st.Addresses); ok && st.Conditions[1].Status == metav1.ConditionTrue {
+			st.Conditions[1] = c
 		}
 	case g.Address != "":
 		st.Addresses = []gwv1.GatewayStatusAddress{{Type: ptr(gwv1.IPAddressType), Value: g.Address}}
@@ -139,26 +143,43 @@ func gatewayConditions(g *gatewayResult, programmed int) []metav1.Condition {
 	return []metav1.Condition{accepted, prog}
 }
 
-// serviceAddresses returns the addresses of a provisioned proxy Service: its
-// load-balancer ingress, or its cluster IP when it is not a LoadBalancer.
-func (t *Translator) serviceAddresses(ctx *collection.Ctx, key string) []gwv1.GatewayStatusAddress {
-	svc, ok := collection.Fetch(ctx, t.in.Services.Collection, key)
-	if !ok {
-		return nil
+// addressCondition returns the Programmed=False condition of a Gateway
+// whose proxy Service has no address yet, or lacks one of the static
+// addresses spec.addresses asks for: AddressNotAssigned while the load
+// balancer has assigned nothing, AddressNotUsable when it assigned others.
+func addressCondition(g *gatewayResult, svcKey string, assigned []gwv1.GatewayStatusAddress) (metav1.Condition, bool) {
+	if len(g.StaticAddresses) == 0 {
+		if len(assigned) > 0 {
+			return metav1.Condition{}, false
+		}
+		return cond(gwv1.GatewayConditionProgrammed, false, gwv1.GatewayReasonAddressNotAssigned,
+			"waiting for the proxy Service to get an address", g.Generation), true
 	}
-	var out []gwv1.GatewayStatusAddress
-	for _, in := range svc.Status.LoadBalancer.Ingress {
-		switch {
-		case in.IP != "":
-			out = append(out, gwv1.GatewayStatusAddress{Type: ptr(gwv1.IPAddressType), Value: in.IP})
-		case in.Hostname != "":
-			out = append(out, gwv1.GatewayStatusAddress{Type: ptr(gwv1.HostnameAddressType), Value: in.Hostname})
+	have := map[string]bool{}
+	var got []string
+	for _, a := range assigned {
+		got = append(got, a.Value)
+		if ip, err := netip.ParseAddr(a.Value); err == nil {
+			have[ip.String()] = true
 		}
 	}
-	if len(out) == 0 && svc.Spec.Type != "LoadBalancer" && svc.Spec.ClusterIP != "" && svc.Spec.ClusterIP != "None" {
-		out = append(out, gwv1.GatewayStatusAddress{Type: ptr(gwv1.IPAddressType), Value: svc.Spec.ClusterIP})
+	var missing []string
+	for _, ip := range g.StaticAddresses {
+		if !have[ip] {
+			missing = append(missing, ip)
+		}
 	}
-	return out
+	switch {
+	case len(missing) == 0:
+		return metav1.Condition{}, false
+	case len(assigned) == 0:
+		return cond(gwv1.GatewayConditionProgrammed, false, gwv1.GatewayReasonAddressNotAssigned,
+			fmt.Sprintf("waiting for the load balancer of Service %s to assign %s (spec.addresses)",
+				svcKey, strings.Join(missing, ", ")), g.Generation), true
+	}
+	return cond(gwv1.GatewayConditionProgrammed, false, gwv1.GatewayReasonAddressNotUsable,
+		fmt.Sprintf("the load balancer of Service %s did not assign %s (spec.addresses); it assigned %s",
+			svcKey, strings.Join(missing, ", "), strings.Join(got, ", ")), g.Generation), true
 }
 
 // bindRejections returns, by Bind name, why the proxies serving gateway

@@ -23,6 +23,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"gatehouse.dev/gatehouse/internal/provision"
 	"gatehouse.dev/gatehouse/test/cluster"
 )
 
@@ -152,6 +153,7 @@ func TestCluster(t *testing.T) {
 		})
 	})
 
+	t.Run("loadbalancer static IPs", func(t *testing.T) { checkStaticIPs(t, c, ns) })
 	t.Run("projected token", func(t *testing.T) { checkProjectedToken(t, c, ns) })
 	t.Run("pod reaches host", func(t *testing.T) { checkPodToHost(t, c, ns) })
 
@@ -366,4 +368,48 @@ func checkPodToHost(t *testing.T, c *cluster.Cluster, ns string) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("no request from the pod to the host within 30s")
 	}
+}
+
+// checkStaticIPs: a LoadBalancer Service asking for IPs gets those in the
+// pool (and not the others), they reach a backend pod, and they are
+// removed when the Service goes.
+func checkStaticIPs(t *testing.T, c *cluster.Cluster, ns string) {
+	ctx := context.Background()
+	const usable, unusable = "10.244.0.200", "192.0.2.1"
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "echo-static", Namespace: ns,
+			Annotations: map[string]string{provision.LoadBalancerIPsAnnotation: unusable + "," + usable}},
+		Spec: corev1.ServiceSpec{
+			Type:     corev1.ServiceTypeLoadBalancer,
+			Selector: map[string]string{"app": "echo"},
+			Ports:    []corev1.ServicePort{{Port: 3000, TargetPort: intstr.FromInt32(3000), Protocol: corev1.ProtocolTCP}},
+		},
+	}
+	if _, err := c.Client.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, 20*time.Second, "static ingress", func() (bool, error) {
+		got, err := c.Client.CoreV1().Services(ns).Get(ctx, svc.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		in := got.Status.LoadBalancer.Ingress
+		return len(in) == 1 && in[0].IP == usable, fmt.Errorf("ingress %+v", in)
+	})
+	client := &http.Client{Timeout: 2 * time.Second}
+	resp, err := client.Get("http://" + net.JoinHostPort(usable, "3000") + "/static")
+	if err != nil {
+		t.Fatalf("the assigned static IP does not reach a pod: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET via %s = %d", usable, resp.StatusCode)
+	}
+	if err := c.Client.CoreV1().Services(ns).Delete(ctx, svc.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, 20*time.Second, "static IP released", func() (bool, error) {
+		out, err := exec.Command("ip", "-all", "netns", "exec", "ip", "-brief", "addr").CombinedOutput()
+		return err == nil && !strings.Contains(string(out), usable+"/32"), fmt.Errorf("%v: %s", err, out)
+	})
 }

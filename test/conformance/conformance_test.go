@@ -154,6 +154,11 @@ func TestConformance(t *testing.T) {
 			SkipTests:            skip,
 			RunTest:              runTest,
 			ConformanceProfiles:  profiles(),
+			// GatewayStaticAddresses: the harness's load balancer assigns
+			// requested IPs from 10.244.0.0/24 (podsim's default pool on
+			// the pod bridge), so one there is usable and TEST-NET-1 is not.
+			UsableNetworkAddresses:   []gwv1.GatewaySpecAddress{{Type: new(gwv1.IPAddressType), Value: "10.244.0.200"}},
+			UnusableNetworkAddresses: []gwv1.GatewaySpecAddress{{Type: new(gwv1.IPAddressType), Value: "192.0.2.1"}},
 			Implementation: confv1.Implementation{
 				Organization: "gatehouse",
 				Project:      "gatehouse",

@@ -6,7 +6,41 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"gatehouse.dev/gatehouse/internal/provision"
 )
+
+// TestRequestedIPs: the load balancer reads the IPs the provisioner asks
+// for, from its annotation first, else spec.loadBalancerIP.
+func TestRequestedIPs(t *testing.T) {
+	if loadBalancerIPsAnnotation != provision.LoadBalancerIPsAnnotation {
+		t.Fatalf("annotation %q, the provisioner writes %q", loadBalancerIPsAnnotation, provision.LoadBalancerIPsAnnotation)
+	}
+	svc := func(annotation, lbIP string) *corev1.Service {
+		s := &corev1.Service{Spec: corev1.ServiceSpec{LoadBalancerIP: lbIP}}
+		if annotation != "" {
+			s.ObjectMeta = metav1.ObjectMeta{Annotations: map[string]string{loadBalancerIPsAnnotation: annotation}}
+		}
+		return s
+	}
+	for _, tc := range []struct {
+		svc  *corev1.Service
+		want []string
+	}{
+		{svc("", ""), nil},
+		{svc("", "10.244.0.9"), []string{"10.244.0.9"}},
+		{svc("192.0.2.1, 10.244.0.200,junk", "10.244.0.9"), []string{"192.0.2.1", "10.244.0.200"}},
+	} {
+		var got []string
+		for _, ip := range requestedIPs(tc.svc) {
+			got = append(got, ip.String())
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("requestedIPs = %v, want %v", got, tc.want)
+		}
+	}
+}
 
 func TestImageRepository(t *testing.T) {
 	for in, want := range map[string]string{
