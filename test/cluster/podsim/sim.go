@@ -36,6 +36,10 @@ type Config struct {
 	// HostPrefix is the bridge address with the pod network's length;
 	// default 10.244.0.1/16. Its address is what pods use to reach the host.
 	HostPrefix netip.Prefix
+	// LoadBalancerPool holds the IPs a LoadBalancer Service may ask for
+	// (Gateway static addresses); default the /24 of HostPrefix's address,
+	// which pods never get. The host address itself is excluded.
+	LoadBalancerPool netip.Prefix
 	// KubeletAddr is where the fake kubelet serves /containerLogs; the
 	// node advertises its port. Default 127.0.0.1:10250.
 	KubeletAddr string
@@ -64,6 +68,8 @@ type Simulator struct {
 	mu      sync.Mutex
 	running map[string]*podState // by namespace/name
 
+	lb lbState // owned by the one Service worker
+
 	ctx      context.Context
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -83,6 +89,9 @@ func (c *Config) setDefaults() error {
 	}
 	if !c.HostPrefix.IsValid() {
 		c.HostPrefix = netip.MustParsePrefix("10.244.0.1/16")
+	}
+	if !c.LoadBalancerPool.IsValid() {
+		c.LoadBalancerPool = netip.PrefixFrom(c.HostPrefix.Addr(), 24).Masked()
 	}
 	if c.KubeletAddr == "" {
 		c.KubeletAddr = "127.0.0.1:10250"
@@ -154,6 +163,7 @@ func (s *Simulator) start(ctx context.Context) error {
 	if _, err := svcInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    s.enqueueService,
 		UpdateFunc: func(_, o any) { s.enqueueService(o) },
+		DeleteFunc: s.enqueueService, // releases its load-balancer IPs
 	}); err != nil {
 		return err
 	}
