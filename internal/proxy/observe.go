@@ -33,11 +33,18 @@ type UpstreamObserver interface {
 	BeginUpstream(r *http.Request, backend string) (*http.Request, func(status int))
 }
 
-// statusWritten returns the status written through w when w records it
-// (an observedWriter), else 0.
+// statusWritten returns the status written through w when w, or a writer
+// it wraps (policies and LLM usage wrap it), is an observedWriter; else 0.
 func statusWritten(w http.ResponseWriter) int {
-	if ow, ok := w.(*observedWriter); ok {
-		return ow.status
+	for w != nil {
+		switch ww := w.(type) {
+		case *observedWriter:
+			return ww.status
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = ww.Unwrap()
+		default:
+			return 0
+		}
 	}
 	return 0
 }

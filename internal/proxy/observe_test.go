@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -51,5 +52,29 @@ func TestObserverSeesEveryRequest(t *testing.T) {
 	}
 	if missing.Status != 404 || missing.Route != "" || missing.Listener != "gw/http" {
 		t.Errorf("unrouted request: %+v", missing)
+	}
+}
+
+// wrappingWriter stands for the writers policies and LLM usage put around
+// the observed one.
+type wrappingWriter struct{ http.ResponseWriter }
+
+func (w wrappingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// TestStatusWrittenThroughWrappers: the upstream span gets the status the
+// client received even when a response body replacement or LLM usage
+// writer wraps the observed writer.
+func TestStatusWrittenThroughWrappers(t *testing.T) {
+	ow := &observedWriter{ResponseWriter: httptest.NewRecorder()}
+	ow.WriteHeader(http.StatusTeapot)
+	for name, w := range map[string]http.ResponseWriter{
+		"observed": ow, "wrapped once": wrappingWriter{ow}, "wrapped twice": wrappingWriter{wrappingWriter{ow}},
+	} {
+		if got := statusWritten(w); got != http.StatusTeapot {
+			t.Errorf("%s: statusWritten = %d, want %d", name, got, http.StatusTeapot)
+		}
+	}
+	if got := statusWritten(wrappingWriter{httptest.NewRecorder()}); got != 0 {
+		t.Errorf("no observed writer: statusWritten = %d, want 0", got)
 	}
 }
