@@ -21,8 +21,12 @@ type l4State struct {
 }
 
 func newL4State(p *Proxy) *l4State {
+	o := l4.Options{Logger: p.log, Certificate: p.certificateFor}
+	if obs, ok := p.opts.Observer.(L4Observer); ok {
+		o.Observe = obs.EndConn
+	}
 	return &l4State{
-		server:    l4.NewServer(l4.Options{Logger: p.log, Certificate: p.certificateFor}),
+		server:    l4.NewServer(o),
 		listeners: map[string]*ir.Listener{}, routes: map[string]*ir.L4Route{}, refs: map[string]bool{},
 	}
 }

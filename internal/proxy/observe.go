@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/cel"
+	"gatehouse.dev/gatehouse/internal/proxy/l4"
 )
 
 // Observer watches every request the proxy serves: metrics, access logs and
@@ -31,6 +32,14 @@ type UpstreamObserver interface {
 	// context and a new traceparent) and, when not nil, a function called
 	// once the forward has returned, with the status the client received.
 	BeginUpstream(r *http.Request, backend string) (*http.Request, func(status int))
+}
+
+// L4Observer is an optional extension of Observer for the connections of
+// TLS and TCP listeners (TLSRoute, TCPRoute), which carry no requests.
+type L4Observer interface {
+	// EndConn is called once a connection has ended. info is only valid
+	// during the call.
+	EndConn(info *l4.ConnInfo)
 }
 
 // statusWritten returns the status written through w when w, or a writer

@@ -13,6 +13,7 @@ import (
 
 	"gatehouse.dev/gatehouse/internal/cel"
 	"gatehouse.dev/gatehouse/internal/proxy"
+	"gatehouse.dev/gatehouse/internal/proxy/l4"
 )
 
 // AccessLogOptions configures the access log.
@@ -254,6 +255,43 @@ func (l *AccessLog) log(info *proxy.RequestInfo, st *requestState) {
 		b = append(b, ':')
 		b = appendJSONValue(b, native)
 		first = false
+	}
+	b = append(b, '}', '\n')
+	l.mu.Lock()
+	_, _ = l.out.Write(b)
+	l.mu.Unlock()
+	*bp = b
+	l.bufs.Put(bp)
+}
+
+// logConn writes the line of one finished TLS or TCP listener connection.
+// Its fields are fixed (the configured fields and the filter read
+// requests, which these connections do not have); empty ones are omitted.
+func (l *AccessLog) logConn(info *l4.ConnInfo) {
+	bp := l.bufs.Get().(*[]byte)
+	b := append((*bp)[:0], `{"time":`...)
+	b = appendJSONString(b, info.Start.UTC().Format(time.RFC3339Nano))
+	for _, f := range [...][2]string{
+		{"protocol", string(info.Protocol)}, {"server_name", info.ServerName}, {"client", info.Remote},
+		{"bind", info.Bind}, {"gateway", info.Gateway}, {"listener", info.Listener}, {"route", info.Route},
+		{"backend", info.Backend}, {"outcome", info.Outcome},
+	} {
+		if f[1] != "" {
+			b = append(b, ',')
+			b = appendJSONString(b, f[0])
+			b = append(b, ':')
+			b = appendJSONString(b, f[1])
+		}
+	}
+	b = append(b, `,"duration_ms":`...)
+	b = strconv.AppendFloat(b, float64(info.Duration.Microseconds())/1000, 'f', -1, 64)
+	b = append(b, `,"bytes_received":`...)
+	b = strconv.AppendInt(b, info.BytesReceived, 10)
+	b = append(b, `,"bytes_sent":`...)
+	b = strconv.AppendInt(b, info.BytesSent, 10)
+	if info.Err != nil {
+		b = append(b, `,"error":`...)
+		b = appendJSONString(b, info.Err.Error())
 	}
 	b = append(b, '}', '\n')
 	l.mu.Lock()

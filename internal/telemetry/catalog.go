@@ -27,10 +27,11 @@ type Spec struct {
 
 // Label sets shared by the request metrics.
 var (
-	requestLabels = []string{"gateway", "listener", "route", "backend", "code_class"}
-	routeLabels   = []string{"gateway", "listener", "route", "backend"}
-	durationBkts  = []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
-	sizeBkts      = []float64{0, 128, 1 << 10, 8 << 10, 64 << 10, 512 << 10, 4 << 20, 32 << 20}
+	requestLabels  = []string{"gateway", "listener", "route", "backend", "code_class"}
+	routeLabels    = []string{"gateway", "listener", "route", "backend"}
+	durationBkts   = []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+	l4DurationBkts = []float64{.01, .1, 1, 10, 60, 300, 1800, 3600}
+	sizeBkts       = []float64{0, 128, 1 << 10, 8 << 10, 64 << 10, 512 << 10, 4 << 20, 32 << 20}
 )
 
 // Proxy metrics.
@@ -63,6 +64,12 @@ var (
 		"Resources rejected by the proxy, by IR kind.", nil}
 	specLLMTokens = Spec{"gatehouse_proxy_llm_tokens_total", Counter, []string{"backend", "model", "type"},
 		"Tokens LLM backends reported in responses, by backend, model (a model the backend declares, else \"other\") and type (prompt or completion).", nil}
+	specL4Conns = Spec{"gatehouse_proxy_l4_connections_total", Counter, []string{"gateway", "listener", "route", "backend", "outcome"},
+		"Finished connections of TLS and TCP listeners (TLSRoute, TCPRoute), by gateway, listener, route, backend and outcome (ok, no_route, tls_error, no_backend, connect_error, aborted).", nil}
+	specL4Duration = Spec{"gatehouse_proxy_l4_connection_duration_seconds", Histogram, routeLabels,
+		"Lifetime of the TLS and TCP listeners' connections that reached a backend.", l4DurationBkts}
+	specL4Bytes = Spec{"gatehouse_proxy_l4_bytes_total", Counter, []string{"gateway", "listener", "route", "backend", "direction"},
+		"Bytes relayed by TLS and TCP listeners, by direction (received from or sent to the client).", nil}
 )
 
 // Control-plane metrics.
@@ -96,7 +103,8 @@ var (
 // ProxySpecs lists the data-plane metrics.
 func ProxySpecs() []Spec {
 	return []Spec{specRequests, specDuration, specRequestSize, specResponseSize, specActive, specConnectErrors,
-		specUpstreamConns, specDownstreamActive, specDownstreamTotal, specConfigVersion, specConfigApplies, specConfigRejected, specConfigRejections, specLLMTokens}
+		specUpstreamConns, specDownstreamActive, specDownstreamTotal, specConfigVersion, specConfigApplies, specConfigRejected, specConfigRejections, specLLMTokens,
+		specL4Conns, specL4Duration, specL4Bytes}
 }
 
 // ControlPlaneSpecs lists the translation and controller metrics.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"gatehouse.dev/gatehouse/internal/proxy"
+	"gatehouse.dev/gatehouse/internal/proxy/l4"
 )
 
 // Observer is the proxy.Observer that feeds metrics, the access log and
@@ -24,7 +25,21 @@ func NewObserver(m *ProxyMetrics, l *AccessLog, t *Tracer) proxy.Observer {
 	return &Observer{metrics: m, log: l, tracer: t}
 }
 
-var _ proxy.UpstreamObserver = (*Observer)(nil)
+var (
+	_ proxy.UpstreamObserver = (*Observer)(nil)
+	_ proxy.L4Observer       = (*Observer)(nil)
+)
+
+// EndConn implements proxy.L4Observer: a TLS or TCP listener's connection
+// is counted and, when sampled, logged.
+func (o *Observer) EndConn(info *l4.ConnInfo) {
+	if o.metrics != nil {
+		o.metrics.endConn(info)
+	}
+	if o.log != nil && o.log.sampled() {
+		o.log.logConn(info)
+	}
+}
 
 // Begin implements proxy.Observer.
 func (o *Observer) Begin(r *http.Request) *http.Request {

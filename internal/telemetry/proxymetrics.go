@@ -8,6 +8,7 @@ import (
 
 	"gatehouse.dev/gatehouse/internal/ir"
 	"gatehouse.dev/gatehouse/internal/proxy"
+	"gatehouse.dev/gatehouse/internal/proxy/l4"
 )
 
 // ProxyMetrics holds the data-plane metrics. It is safe for concurrent use.
@@ -30,6 +31,9 @@ type ProxyMetrics struct {
 	configRejected   prometheus.Gauge
 	configRejections *prometheus.CounterVec
 	llmTokens        *prometheus.CounterVec
+	l4Conns          *prometheus.CounterVec
+	l4Duration       *prometheus.HistogramVec
+	l4Bytes          *prometheus.CounterVec
 
 	// series caches the resolved children per label set, so a request does
 	// one map lookup under a read lock instead of four label hashes.
@@ -65,10 +69,14 @@ func NewProxyMetrics(reg prometheus.Registerer) *ProxyMetrics {
 		configRejected:   specConfigRejected.gauge(),
 		configRejections: specConfigRejections.counterVec(),
 		llmTokens:        specLLMTokens.counterVec(),
+		l4Conns:          specL4Conns.counterVec(),
+		l4Duration:       specL4Duration.histogramVec(),
+		l4Bytes:          specL4Bytes.counterVec(),
 		series:           map[seriesKey]*requestSeries{},
 	}
 	reg.MustRegister(m.requests, m.duration, m.requestSize, m.responseSize, m.active, m.connectErrors,
-		m.upstreamConns, m.downActive, m.downTotal, m.configVersion, m.configApplies, m.configRejected, m.configRejections, m.llmTokens)
+		m.upstreamConns, m.downActive, m.downTotal, m.configVersion, m.configApplies, m.configRejected, m.configRejections, m.llmTokens,
+		m.l4Conns, m.l4Duration, m.l4Bytes)
 	return m
 }
 
@@ -142,6 +150,18 @@ func (m *ProxyMetrics) end(info *proxy.RequestInfo, st *requestState) {
 		m.llmTokens.WithLabelValues(k.backend, info.LLMModelLabel, "prompt").Add(float64(l.PromptTokens))
 		m.llmTokens.WithLabelValues(k.backend, info.LLMModelLabel, "completion").Add(float64(l.CompletionTokens))
 	}
+}
+
+// endConn records a finished layer-4 connection. Connections are few and
+// long next to requests, so the label lookups are not cached.
+func (m *ProxyMetrics) endConn(info *l4.ConnInfo) {
+	m.l4Conns.WithLabelValues(info.Gateway, info.Listener, info.Route, info.Backend, info.Outcome).Inc()
+	if info.Outcome != l4.OutcomeOK && info.Outcome != l4.OutcomeAborted {
+		return // never reached a backend
+	}
+	m.l4Duration.WithLabelValues(info.Gateway, info.Listener, info.Route, info.Backend).Observe(info.Duration.Seconds())
+	m.l4Bytes.WithLabelValues(info.Gateway, info.Listener, info.Route, info.Backend, "received").Add(float64(info.BytesReceived))
+	m.l4Bytes.WithLabelValues(info.Gateway, info.Listener, info.Route, info.Backend, "sent").Add(float64(info.BytesSent))
 }
 
 // ConfigApplied records the result of applying one configuration delta.

@@ -32,6 +32,39 @@ type Options struct {
 	// Dial opens backend connections; net.Dialer by default (tests replace
 	// it).
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Observe, when set, is called once per connection after it ended
+	// (metrics and access logs). info is only valid during the call.
+	Observe func(info *ConnInfo)
+}
+
+// Outcomes of a connection (ConnInfo.Outcome).
+const (
+	OutcomeOK           = "ok"            // both directions finished
+	OutcomeNoRoute      = "no_route"      // no route (or server name) matched
+	OutcomeTLSError     = "tls_error"     // ClientHello unreadable or handshake failed
+	OutcomeNoBackend    = "no_backend"    // the route's backend is invalid or has no endpoints
+	OutcomeConnectError = "connect_error" // every endpoint tried refused or timed out
+	OutcomeAborted      = "aborted"       // a side failed mid-stream, or the bind was drained
+)
+
+// ConnInfo describes one finished layer-4 connection.
+type ConnInfo struct {
+	Bind     string
+	Protocol ir.Protocol
+	// ServerName is the SNI of a TLS connection.
+	ServerName string
+	// Remote is the client's address.
+	Remote string
+	// Gateway and Listener name the listener that took the connection,
+	// Route the L4Route and Backend the backend picked ("" when none).
+	Gateway, Listener, Route, Backend string
+	Start                             time.Time
+	Duration                          time.Duration
+	// BytesReceived were read from the client, BytesSent written to it.
+	BytesReceived, BytesSent int64
+	Outcome                  string
+	// Err is why the connection ended early (nil for OutcomeOK).
+	Err error
 }
 
 func (o Options) withDefaults() Options {
@@ -80,58 +113,75 @@ func (s *Server) Table() *Table { return s.table.Load() }
 // closes it or ctx ends (the bind was removed or the proxy shut down and
 // the drain deadline passed). The caller closes c afterwards.
 func (s *Server) ServeConn(ctx context.Context, bind *ir.Bind, c net.Conn) {
-	var err error
+	info := ConnInfo{Bind: bind.Name, Protocol: bind.Protocol, Remote: c.RemoteAddr().String(), Start: time.Now()}
 	switch bind.Protocol {
 	case ir.ProtocolTCP:
-		err = s.serveTCP(ctx, bind, c)
+		s.serveTCP(ctx, bind, c, &info)
 	case ir.ProtocolTLS:
-		err = s.serveTLS(ctx, bind, c)
+		s.serveTLS(ctx, bind, c, &info)
 	default:
-		err = fmt.Errorf("protocol %s is not a layer-4 protocol", bind.Protocol)
+		info.Outcome, info.Err = OutcomeNoRoute, fmt.Errorf("protocol %s is not a layer-4 protocol", bind.Protocol)
 	}
-	if err != nil {
-		s.log.Debug("connection closed", "bind", bind.Name, "remote", c.RemoteAddr().String(), "error", err)
+	info.Duration = time.Since(info.Start)
+	if info.Err != nil {
+		s.log.Debug("connection closed", "bind", bind.Name, "remote", info.Remote, "outcome", info.Outcome, "error", info.Err)
+	}
+	if s.opts.Observe != nil {
+		s.opts.Observe(&info)
 	}
 }
 
-func (s *Server) serveTCP(ctx context.Context, bind *ir.Bind, c net.Conn) error {
+func (s *Server) serveTCP(ctx context.Context, bind *ir.Bind, c net.Conn, info *ConnInfo) {
 	t := s.table.Load()
-	_, r := t.Lookup(bind.Name, "")
+	l, r := t.Lookup(bind.Name, "")
 	if r == nil {
-		return errors.New("no TCPRoute attached to this bind")
+		info.Outcome, info.Err = OutcomeNoRoute, errors.New("no TCPRoute attached to this bind")
+		return
 	}
-	up, err := s.dial(ctx, t, r)
-	if err != nil {
-		return err
-	}
-	return splice(ctx, c, up)
+	info.Gateway, info.Listener, info.Route = l.Gateway, l.Name, r.Name
+	s.forward(ctx, t, r, c, info)
 }
 
-func (s *Server) serveTLS(ctx context.Context, bind *ir.Bind, c net.Conn) error {
+func (s *Server) serveTLS(ctx context.Context, bind *ir.Bind, c net.Conn, info *ConnInfo) {
 	_ = c.SetReadDeadline(time.Now().Add(s.opts.HelloTimeout))
 	name, raw, err := readClientHello(c)
 	if err != nil {
-		return fmt.Errorf("reading ClientHello: %w", err)
+		info.Outcome, info.Err = OutcomeTLSError, fmt.Errorf("reading ClientHello: %w", err)
+		return
 	}
+	info.ServerName = name
 	t := s.table.Load()
 	l, r := t.Lookup(bind.Name, name)
 	if l == nil || r == nil {
-		return fmt.Errorf("no TLSRoute for server name %q", name)
+		info.Outcome, info.Err = OutcomeNoRoute, fmt.Errorf("no TLSRoute for server name %q", name)
+		return
 	}
+	info.Gateway, info.Listener, info.Route = l.Gateway, l.Name, r.Name
 	client := net.Conn(newPrefixConn(c, raw))
 	if l.TLSMode == ir.TLSTerminate {
 		tc := tls.Server(client, s.terminateConfig(bind.Name))
 		if err := tc.HandshakeContext(ctx); err != nil {
-			return fmt.Errorf("TLS handshake: %w", err)
+			info.Outcome, info.Err = OutcomeTLSError, fmt.Errorf("TLS handshake: %w", err)
+			return
 		}
 		client = tc
 	}
 	_ = c.SetReadDeadline(time.Time{})
-	up, err := s.dial(ctx, t, r)
+	s.forward(ctx, t, r, client, info)
+}
+
+// forward connects to r's backend and splices client to it.
+func (s *Server) forward(ctx context.Context, t *Table, r *ir.L4Route, client net.Conn, info *ConnInfo) {
+	up, err := s.dial(ctx, t, r, info)
 	if err != nil {
-		return err
+		info.Err = err
+		return
 	}
-	return splice(ctx, client, up)
+	info.BytesReceived, info.BytesSent, info.Err = splice(ctx, client, up)
+	info.Outcome = OutcomeOK
+	if info.Err != nil {
+		info.Outcome = OutcomeAborted
+	}
 }
 
 func (s *Server) terminateConfig(bind string) *tls.Config {
@@ -147,12 +197,15 @@ func (s *Server) terminateConfig(bind string) *tls.Config {
 }
 
 // dial picks a weighted backend share of r and connects to one of its
-// endpoints, trying others when a connect fails.
-func (s *Server) dial(ctx context.Context, t *Table, r *ir.L4Route) (net.Conn, error) {
+// endpoints, trying others when a connect fails. It sets info's Backend, and
+// its Outcome when it fails.
+func (s *Server) dial(ctx context.Context, t *Table, r *ir.L4Route, info *ConnInfo) (net.Conn, error) {
+	info.Outcome = OutcomeNoBackend
 	ref := pickShare(r.Backends)
 	if ref == nil {
 		return nil, fmt.Errorf("route %s: no backend with weight", r.Name)
 	}
+	info.Backend = ref.Backend
 	if ref.Invalid != "" {
 		return nil, fmt.Errorf("route %s: %s", r.Name, ref.Invalid)
 	}
@@ -164,6 +217,7 @@ func (s *Server) dial(ctx context.Context, t *Table, r *ir.L4Route) (net.Conn, e
 	if len(eps) == 0 {
 		return nil, fmt.Errorf("route %s: backend %s port %d has no endpoints", r.Name, ref.Backend, ref.Port)
 	}
+	info.Outcome = OutcomeConnectError
 	var lastErr error
 	for i, ep := range s.pick.order(eps, s.opts.DialAttempts) {
 		addr := net.JoinHostPort(ep.Address, strconv.Itoa(int(ep.Port)))
@@ -171,6 +225,7 @@ func (s *Server) dial(ctx context.Context, t *Table, r *ir.L4Route) (net.Conn, e
 		up, err := s.opts.Dial(dctx, "tcp", addr)
 		cancel()
 		if err == nil {
+			info.Outcome = ""
 			return up, nil
 		}
 		lastErr = fmt.Errorf("attempt %d: dial %s: %w", i+1, addr, err)
@@ -181,12 +236,13 @@ func (s *Server) dial(ctx context.Context, t *Table, r *ir.L4Route) (net.Conn, e
 // closeWriter is a connection that can close its sending half.
 type closeWriter interface{ CloseWrite() error }
 
-// splice copies both ways until both directions have finished. When one
-// side finishes sending, the other side's sending half is closed (TCP
+// splice copies both ways until both directions have finished, and
+// returns the bytes read from and written to the client. When one side
+// finishes sending, the other side's sending half is closed (TCP
 // half-close), so request/response protocols that signal the end of input
 // by closing keep working. An error in either direction, or ctx ending,
 // closes both connections.
-func splice(ctx context.Context, client, up net.Conn) error {
+func splice(ctx context.Context, client, up net.Conn) (received, sent int64, err error) {
 	defer up.Close()
 	stop := context.AfterFunc(ctx, func() {
 		_ = client.Close()
@@ -194,8 +250,9 @@ func splice(ctx context.Context, client, up net.Conn) error {
 	})
 	defer stop()
 	errc := make(chan error, 2)
-	pipe := func(dst, src net.Conn) {
-		_, err := io.Copy(dst, src)
+	pipe := func(dst, src net.Conn, n *int64) {
+		var err error
+		*n, err = io.Copy(dst, src)
 		if err == nil {
 			if cw, ok := dst.(closeWriter); ok {
 				err = cw.CloseWrite()
@@ -209,11 +266,11 @@ func splice(ctx context.Context, client, up net.Conn) error {
 		}
 		errc <- err
 	}
-	go pipe(up, client)
-	go pipe(client, up)
-	err1, err2 := <-errc, <-errc
+	go pipe(up, client, &received)
+	go pipe(client, up, &sent)
+	err1, err2 := <-errc, <-errc // both pipes have stored their counts
 	if ctx.Err() != nil {
-		return ctx.Err()
+		return received, sent, ctx.Err()
 	}
-	return errors.Join(err1, err2)
+	return received, sent, errors.Join(err1, err2)
 }

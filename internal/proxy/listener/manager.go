@@ -56,7 +56,8 @@ type Options struct {
 	MaxConcurrentStreams int
 	// ConnState, when set, is told of every downstream connection state
 	// change with the bind's name (for connection metrics). It must be
-	// cheap and safe for concurrent use.
+	// cheap and safe for concurrent use. Connections of TLS and TCP binds
+	// report StateNew and StateClosed only.
 	ConnState func(bind string, state http.ConnState)
 }
 

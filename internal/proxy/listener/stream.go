@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"strconv"
 	"sync"
 
@@ -165,6 +166,9 @@ func (s *streamServer) serve(m *Manager) {
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
+		if cs := m.opts.ConnState; cs != nil {
+			cs(s.bind.Name, http.StateNew)
+		}
 		go func() {
 			defer s.wg.Done()
 			defer func() {
@@ -172,6 +176,9 @@ func (s *streamServer) serve(m *Manager) {
 				s.mu.Lock()
 				delete(s.conns, c)
 				s.mu.Unlock()
+				if cs := m.opts.ConnState; cs != nil {
+					cs(s.bind.Name, http.StateClosed)
+				}
 			}()
 			s.handler(s.ctx, &s.bind, c)
 		}()
