@@ -22,7 +22,8 @@
 # Needs root for apt-get when a tool is missing. Environment:
 #   DURATION=3        seconds per cell
 #   ROUNDS=3          interleaved rounds
-#   PROXIES="gatehouse nginx haproxy caddy traefik"   (direct is always run)
+#   PROXIES="gatehouse nginx haproxy caddy traefik"   (direct is always run;
+#            gatehouse-cel20 is Gatehouse with a 20-expression TrafficPolicy)
 #   SCENARIOS="h1-c1 h1-c64 h1-c256 post2k-c64 tls-h1-c64 h2-tls-c16x10"
 #   OUT=test/bench/dataplane/results/<UTC stamp>     results.tsv (one row per
 #                     cell and round), summary.md, raw/ (load generator
@@ -175,11 +176,12 @@ render() { # template -> file with @VARS@ filled in
 # start_proxy NAME: starts it on PROXY_CPU; sets started_pid.
 start_proxy() {
 	case $1 in
-	gatehouse)
-		mkdir -p "$work/gatehouse-config"
-		render "$here/conf/gatehouse.yaml" "$work/gatehouse-config/bench.yaml"
-		start gatehouse "$PROXY_CPU" env GOMAXPROCS=1 "$work/gatehouse" run \
-			--config "$work/gatehouse-config" --admin "127.0.0.1:$admin_port" --log-level warn
+	gatehouse | gatehouse-cel20)
+		mkdir -p "$work/$1-config"
+		render "$here/conf/gatehouse.yaml" "$work/$1-config/bench.yaml"
+		[[ $1 == gatehouse ]] || render "$here/conf/$1.yaml" "$work/$1-config/policy.yaml"
+		start "$1" "$PROXY_CPU" env GOMAXPROCS=1 "$work/gatehouse" run \
+			--config "$work/$1-config" --admin "127.0.0.1:$admin_port" --log-level warn
 		;;
 	nginx)
 		mkdir -p "$work/nginx-body" "$work/nginx-proxy"
