@@ -16,6 +16,8 @@
 #   GATEHOUSE_CONFORMANCE_WRITE_EXPECTED=1       rewrite expected-pass.txt from this run
 #   GATEHOUSE_CONFORMANCE_STRICT=1        fail on any failing test, not only regressions
 #   GATEHOUSE_CONFORMANCE_KEEP=1          keep the cluster dir (controller.log, pod logs)
+#   GATEHOUSE_CONFORMANCE_AUTHORIZATION=AlwaysAllow   apiserver authorization (default RBAC:
+#                                         the controller runs with deploy/rbac.yaml's permissions)
 #   GATEHOUSE_VERSION=v0.x.y              version recorded in the report (default: dev)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"

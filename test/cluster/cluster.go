@@ -60,6 +60,11 @@ type Options struct {
 	// removed by Stop unless KeepDir (or env GATEHOUSE_CLUSTER_KEEP=1).
 	Dir     string
 	KeepDir bool
+	// Authorization is the apiserver's --authorization-mode: "AlwaysAllow"
+	// (default) or "RBAC", under which a process using
+	// ServiceAccountKubeconfig gets only what is bound to its account (the
+	// harness and tests keep system:masters).
+	Authorization string
 }
 
 // Cluster is a running local cluster.

@@ -62,7 +62,7 @@ func (c *Cluster) startControlPlane(ctx context.Context, o Options) error {
 		// point at the simulator's relay there instead of loopback.
 		"--advertise-address="+HostIP,
 		"--tls-cert-file="+keys.files["apiserver.crt"], "--tls-private-key-file="+keys.files["apiserver.key"],
-		"--token-auth-file="+tokens, "--authorization-mode=AlwaysAllow",
+		"--token-auth-file="+tokens, "--authorization-mode="+authorizationMode(o),
 		"--service-account-key-file="+keys.files["sa.pub"],
 		"--service-account-signing-key-file="+keys.files["sa.key"],
 		"--service-account-issuer=https://kubernetes.default.svc",

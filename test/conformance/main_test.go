@@ -38,6 +38,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"gatehouse.dev/gatehouse/test/cluster"
 )
 
@@ -52,10 +54,12 @@ const (
 
 var env struct {
 	cluster *cluster.Cluster
-	binDir  string
-	binary  string
-	ctrl    *exec.Cmd
-	ctrlLog *os.File
+	// kubeconfig is the controller's: its ServiceAccount's under RBAC.
+	kubeconfig string
+	binDir     string
+	binary     string
+	ctrl       *exec.Cmd
+	ctrlLog    *os.File
 }
 
 // results records the outcome of every suite test that ran, by short name.
@@ -88,9 +92,42 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	denied := rbacDenials()
 	teardown()
 	fmt.Fprintf(os.Stderr, "conformance: total time %v\n", time.Since(start).Round(time.Second))
-	os.Exit(verdict(code))
+	code = verdict(code)
+	if len(denied) > 0 {
+		// Least privilege, checked: any request deploy/rbac.yaml does not
+		// allow is a bug in that file (or a needless request).
+		fmt.Fprintf(os.Stderr, "conformance: FAIL: the controller was denied by RBAC %d times, e.g.:\n", len(denied))
+		for _, l := range denied[:min(len(denied), 10)] {
+			fmt.Fprintln(os.Stderr, "  ", l)
+		}
+		code = 1
+	}
+	os.Exit(code)
+}
+
+// rbacDenials returns the controller log's lines that report a request
+// the apiserver refused as forbidden.
+func rbacDenials() []string {
+	if env.cluster == nil {
+		return nil
+	}
+	f, err := os.Open(filepath.Join(env.cluster.Dir, "controller.log"))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "forbidden") {
+			out = append(out, sc.Text())
+		}
+	}
+	return out
 }
 
 // verdict turns the raw `go test` outcome into the regression check.
@@ -229,19 +266,52 @@ func setup() error {
 	if channel == "" {
 		channel = "standard"
 	}
+	// RBAC by default: the controller runs as the ServiceAccount of
+	// deploy/rbac.yaml with exactly the permissions that file grants, so a
+	// missing (or needless) permission shows up here.
+	authz := os.Getenv("GATEHOUSE_CONFORMANCE_AUTHORIZATION")
+	if authz == "" {
+		authz = "RBAC"
+	}
 	c, err := cluster.Start(ctx, cluster.Options{
-		Channel:      channel,
-		ExtraCRDDirs: []string{filepath.Join(repoRoot, "deploy", "crds")},
-		Images:       map[string]string{proxyRepo: env.binary},
-		Log:          log,
-		KeepDir:      os.Getenv("GATEHOUSE_CONFORMANCE_KEEP") != "",
+		Channel:       channel,
+		ExtraCRDDirs:  []string{filepath.Join(repoRoot, "deploy", "crds")},
+		Images:        map[string]string{proxyRepo: env.binary},
+		Log:           log,
+		KeepDir:       os.Getenv("GATEHOUSE_CONFORMANCE_KEEP") != "",
+		Authorization: authz,
 	})
 	if err != nil {
 		return err
 	}
 	env.cluster = c
-	fmt.Fprintf(os.Stderr, "conformance: cluster in %s (channel %s)\n", c.Dir, channel)
+	fmt.Fprintf(os.Stderr, "conformance: cluster in %s (channel %s, authorization %s)\n", c.Dir, channel, authz)
+	env.kubeconfig = c.Kubeconfig
+	if authz == "RBAC" {
+		if env.kubeconfig, err = controllerKubeconfig(ctx, c); err != nil {
+			return err
+		}
+	}
 	return startController()
+}
+
+// controllerKubeconfig installs deploy/rbac.yaml (namespace
+// gatehouse-system, the controller's ServiceAccount, its ClusterRole and
+// bindings) and returns a kubeconfig for that ServiceAccount.
+func controllerKubeconfig(ctx context.Context, c *cluster.Cluster) (string, error) {
+	ns := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace",
+		"metadata": map[string]any{"name": "gatehouse-system"}}}
+	objs, err := cluster.DecodeManifests(filepath.Join(repoRoot, "deploy", "rbac.yaml"))
+	if err != nil {
+		return "", err
+	}
+	if err := c.Apply(ctx, ns); err != nil { // first: Apply is concurrent
+		return "", err
+	}
+	if err := c.Apply(ctx, objs...); err != nil {
+		return "", fmt.Errorf("deploy/rbac.yaml: %w", err)
+	}
+	return c.ServiceAccountKubeconfig(ctx, "gatehouse-system", "gatehouse-controller", 24*time.Hour)
 }
 
 // startController runs `gatehouse controller` as a process; proxies reach
@@ -254,7 +324,7 @@ func startController() error {
 	}
 	xds := net.JoinHostPort(env.cluster.HostIP, fmt.Sprint(freePort(env.cluster.HostIP)))
 	admin := net.JoinHostPort("127.0.0.1", fmt.Sprint(freePort("127.0.0.1")))
-	cmd := exec.Command(env.binary, "controller", "--kubeconfig", env.cluster.Kubeconfig,
+	cmd := exec.Command(env.binary, "controller", "--kubeconfig", env.kubeconfig,
 		"--xds-address", xds, "--proxy-controller-address", xds,
 		"--proxy-image", proxyImage, "--admin", admin, "--log-level", "info",
 		"--leader-elect=false")
