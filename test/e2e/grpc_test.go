@@ -136,3 +136,99 @@ func TestGRPCRouteEndToEnd(t *testing.T) {
 		t.Fatalf("HTTPRoute beside the GRPCRoute: status %d upstream %q", resp.StatusCode, resp.Header.Get("X-Upstream"))
 	}
 }
+
+// grpcPrecedence lists its rules from the least to the most specific, so
+// that rule order cannot explain a right answer. On precedence.example.com:
+// Check alone -> b, the Health service with header x-pick: c -> c, the exact
+// Health/Check -> a. On service.example.com: Check alone -> b, the Health
+// service -> a.
+const grpcPrecedence = `apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: precedence, namespace: default}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [precedence.example.com]
+  rules:
+  - matches: [{method: {method: Check}}]
+    backendRefs: [{group: gatehouse.dev, kind: StaticBackend, name: b}]
+  - matches: [{method: {service: grpc.health.v1.Health}, headers: [{name: x-pick, value: c}]}]
+    backendRefs: [{group: gatehouse.dev, kind: StaticBackend, name: c}]
+  - matches: [{method: {service: grpc.health.v1.Health, method: Check}}]
+    backendRefs: [{group: gatehouse.dev, kind: StaticBackend, name: a}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: service-over-method, namespace: default}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [service.example.com]
+  rules:
+  - matches: [{method: {method: Check}}]
+    backendRefs: [{group: gatehouse.dev, kind: StaticBackend, name: b}]
+  - matches: [{method: {service: grpc.health.v1.Health}}]
+    backendRefs: [{group: gatehouse.dev, kind: StaticBackend, name: a}]
+`
+
+// TestGRPCRouteMatchPrecedence checks the GRPCRoute spec's precedence
+// among matching rules: more characters of service first, then of method,
+// then more header matches.
+func TestGRPCRouteMatchPrecedence(t *testing.T) {
+	portA := grpcHealthBackend(t, healthpb.HealthCheckResponse_SERVING)
+	portB := grpcHealthBackend(t, healthpb.HealthCheckResponse_NOT_SERVING)
+	portC := grpcHealthBackend(t, healthpb.HealthCheckResponse_SERVICE_UNKNOWN)
+	g := startGateway(t, map[string]string{
+		"backends.yaml": h2cBackend("a", portA) + "---\n" + h2cBackend("b", portB) + "---\n" + h2cBackend("c", portC),
+		"route.yaml":    grpcPrecedence,
+	})
+	client := func(authority string) healthpb.HealthClient {
+		conn, err := grpc.NewClient(fmt.Sprintf("127.0.0.1:%d", g.port),
+			grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithAuthority(authority))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = conn.Close() })
+		return healthpb.NewHealthClient(conn)
+	}
+	check := func(hc healthpb.HealthClient, md ...string) (healthpb.HealthCheckResponse_ServingStatus, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		resp, err := hc.Check(metadata.AppendToOutgoingContext(ctx, md...), &healthpb.HealthCheckRequest{Service: "app"})
+		if err != nil {
+			return 0, err
+		}
+		return resp.Status, nil
+	}
+	watch := func(hc healthpb.HealthClient, md ...string) (healthpb.HealthCheckResponse_ServingStatus, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		stream, err := hc.Watch(metadata.AppendToOutgoingContext(ctx, md...), &healthpb.HealthCheckRequest{Service: "app"})
+		if err != nil {
+			return 0, err
+		}
+		resp, err := stream.Recv()
+		if err != nil {
+			return 0, err
+		}
+		return resp.Status, nil
+	}
+	p, s := client("precedence.example.com"), client("service.example.com")
+	eventually(t, "the GRPCRoutes to serve", func() bool { _, err := check(p); _, err2 := check(s); return err == nil && err2 == nil })
+	serving, unknown := healthpb.HealthCheckResponse_SERVING, healthpb.HealthCheckResponse_SERVICE_UNKNOWN
+	for _, tc := range []struct {
+		name string
+		call func() (healthpb.HealthCheckResponse_ServingStatus, error)
+		want healthpb.HealthCheckResponse_ServingStatus
+	}{
+		{"exact service and method over method alone", func() (healthpb.HealthCheckResponse_ServingStatus, error) { return check(p) }, serving},
+		{"method characters over header matches", func() (healthpb.HealthCheckResponse_ServingStatus, error) { return check(p, "x-pick", "c") }, serving},
+		{"service with header, the only match", func() (healthpb.HealthCheckResponse_ServingStatus, error) { return watch(p, "x-pick", "c") }, unknown},
+		{"service characters over method characters", func() (healthpb.HealthCheckResponse_ServingStatus, error) { return check(s) }, serving},
+	} {
+		if got, err := tc.call(); err != nil || got != tc.want {
+			t.Errorf("%s: %v, %v; want %v", tc.name, got, err, tc.want)
+		}
+	}
+	if _, err := watch(p); status.Code(err) != codes.Unimplemented {
+		t.Errorf("Watch without the header matches no rule: %v, want Unimplemented", err)
+	}
+}
