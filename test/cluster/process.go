@@ -12,13 +12,15 @@ import (
 // process is a control-plane binary the harness started and owns.
 type process struct {
 	name    string
+	bin     string
+	args    []string
 	logPath string
 	cmd     *exec.Cmd
 	done    chan struct{}
 }
 
-// startProcess runs bin with args, output to logPath. The child gets
-// SIGKILL if the harness dies (Pdeathsig), so a crashed test leaves no
+// startProcess runs bin with args, output to logPath (truncated). The child
+// gets SIGKILL if the harness dies (Pdeathsig), so a crashed test leaves no
 // control plane behind.
 func startProcess(name, bin, logPath string, args ...string) (*process, error) {
 	logf, err := os.Create(logPath)
@@ -26,13 +28,33 @@ func startProcess(name, bin, logPath string, args ...string) (*process, error) {
 		return nil, err
 	}
 	defer logf.Close()
-	cmd := exec.Command(bin, args...)
+	return launch(&process{name: name, bin: bin, args: args, logPath: logPath}, logf)
+}
+
+// restart starts a new process with the same binary and arguments as p,
+// appending to p's log after a marker line, so the log keeps the history of
+// every run. p must have exited.
+func (p *process) restart() (*process, error) {
+	if !p.exited() {
+		return nil, fmt.Errorf("restart %s: still running", p.name)
+	}
+	logf, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	fmt.Fprintf(logf, "\n===== gatehouse cluster harness: restarting %s at %s =====\n", p.name, time.Now().UTC().Format(time.RFC3339Nano))
+	return launch(&process{name: p.name, bin: p.bin, args: p.args, logPath: p.logPath}, logf)
+}
+
+func launch(p *process, logf *os.File) (*process, error) {
+	cmd := exec.Command(p.bin, p.args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
+		return nil, fmt.Errorf("start %s: %w", p.name, err)
 	}
-	p := &process{name: name, logPath: logPath, cmd: cmd, done: make(chan struct{})}
+	p.cmd, p.done = cmd, make(chan struct{})
 	go func() { _ = cmd.Wait(); close(p.done) }()
 	return p, nil
 }
@@ -45,6 +67,9 @@ func (p *process) exited() bool {
 		return false
 	}
 }
+
+// pid is the process ID of the running (or exited) process.
+func (p *process) pid() int { return p.cmd.Process.Pid }
 
 // stop sends SIGTERM to the process (by PID) and SIGKILL after timeout.
 func (p *process) stop(timeout time.Duration) {

@@ -69,7 +69,9 @@ type Source struct {
 	namedSecrets map[string]*nsInformer
 }
 
-// New creates the clients for cfg. Nothing runs until Run.
+// New creates the clients for cfg. Nothing runs until Run. Unless cfg has
+// its own Dial, the clients wait for a refusing (restarting) apiserver
+// within the dial timeout rather than fail at once (dialRetryingRefused).
 func New(cfg *rest.Config, sink source.Sink, o Options) (*Source, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -77,6 +79,7 @@ func New(cfg *rest.Config, sink source.Sink, o Options) (*Source, error) {
 	if o.BatchDelay == 0 {
 		o.BatchDelay = time.Millisecond
 	}
+	cfg = withRefusedRetry(cfg)
 	kc, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)

@@ -1,7 +1,10 @@
 package podsim
 
 import (
+	"context"
+	"errors"
 	"strconv"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -18,7 +21,7 @@ func (s *Simulator) publishStatus(p *podState, startErr error) {
 		return
 	}
 	ctx := p.ctx
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	write := func() error {
 		pod, err := s.client.CoreV1().Pods(p.namespace).Get(ctx, p.name, metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -29,10 +32,52 @@ func (s *Simulator) publishStatus(p *podState, startErr error) {
 		pod.Status = s.buildStatus(pod, p, startErr)
 		_, err = s.client.CoreV1().Pods(p.namespace).UpdateStatus(ctx, pod, metav1.UpdateOptions{})
 		return err
+	}
+	// A change (a container became ready, exited) is published once; if the
+	// write were dropped while the apiserver is away, the pod would stay
+	// stale until its next change, maybe forever. So besides the quick
+	// conflict retries, transient failures are retried until the write
+	// lands or the pod goes away.
+	writeRetryingConflicts := func() error { return retry.RetryOnConflict(retry.DefaultRetry, write) }
+	err := retryTransient(ctx, 200*time.Millisecond, 5*time.Second, writeRetryingConflicts, func(err error) {
+		s.log.Warn("pod status update failed, retrying", "pod", p.key, "err", err)
 	})
 	if err != nil && !apierrors.IsNotFound(err) && ctx.Err() == nil {
 		s.log.Warn("pod status update failed", "pod", p.key, "err", err)
 	}
+}
+
+// retryTransient calls f until it succeeds, fails with an error that is not
+// transient, or ctx ends, waiting first between attempts and doubling the
+// wait up to most. onRetry sees each transient failure.
+func retryTransient(ctx context.Context, first, most time.Duration, f func() error, onRetry func(error)) error {
+	wait := first
+	for {
+		err := f()
+		if err == nil || !transient(err) || ctx.Err() != nil {
+			return err
+		}
+		onRetry(err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, most)
+	}
+}
+
+// transient reports whether err says the apiserver is unreachable, not
+// ready or raced with another writer, rather than that the request is
+// wrong: a transport error (connection refused or reset, EOF), a conflict,
+// 429, 500, 503 or a timeout.
+func transient(err error) bool {
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) {
+		return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+	}
+	return apierrors.IsConflict(err) || apierrors.IsTooManyRequests(err) || apierrors.IsInternalError(err) ||
+		apierrors.IsServiceUnavailable(err) || apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err)
 }
 
 func (s *Simulator) buildStatus(pod *corev1.Pod, p *podState, startErr error) corev1.PodStatus {
