@@ -176,6 +176,9 @@ func (l *lbState) assign(ctx context.Context, svc, netns string, ips []netip.Add
 		if err := ipCmd(ctx, "-n", netns, "addr", "replace", netip.PrefixFrom(ip, ip.BitLen()).String(), "dev", "eth0"); err != nil {
 			return err
 		}
+		// The address may have moved from another pod (another MAC): drop
+		// the host's neighbour entry so the next packet asks again.
+		_ = ipCmd(ctx, "neigh", "flush", "to", ip.String())
 		l.owner[ip] = svc
 	}
 	l.bySvc[svc] = lbAssignment{netns: netns, ips: ips}

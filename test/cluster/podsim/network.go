@@ -112,6 +112,17 @@ func podLink(a netip.Addr) (netns, veth string) {
 	return netnsPrefix + suffix, vethPrefix + suffix
 }
 
+// podMAC derives the pod interface's MAC address from its IP (locally
+// administered, 02:42 + the four address bytes, as Docker does). Addresses
+// are reused as soon as a pod goes; with a random MAC every reuse would leave
+// the host and the other pods with a stale neighbour entry for the address,
+// and packets to the new pod would vanish until it expired (tens of
+// seconds), so probes and requests to a recreated pod hung.
+func podMAC(a netip.Addr) string {
+	b := a.As4()
+	return fmt.Sprintf("02:42:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3])
+}
+
 // addPod creates the pod's namespace, a veth pair into it (eth0 inside) on
 // the bridge, the pod address and a default route via the host address.
 func (n *network) addPod(ctx context.Context, a netip.Addr) (netns string, err error) {
@@ -119,7 +130,7 @@ func (n *network) addPod(ctx context.Context, a netip.Addr) (netns string, err e
 	_ = ipCmd(ctx, "netns", "del", netns) // leftover with the same name
 	steps := [][]string{
 		{"netns", "add", netns},
-		{"link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", netns},
+		{"link", "add", veth, "type", "veth", "peer", "name", "eth0", "address", podMAC(a), "netns", netns},
 		{"link", "set", veth, "master", n.bridge, "up"},
 		{"-n", netns, "addr", "add", netip.PrefixFrom(a, n.host.Bits()).String(), "dev", "eth0"},
 		{"-n", netns, "link", "set", "eth0", "up"},
