@@ -28,6 +28,7 @@ vet:
 
 unit:
 	$(GO) test -race -count=1 ./...
+	cd test/bench/controlplane && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 fuzz:
 	./hack/fuzz.sh $(FUZZTIME)
@@ -42,6 +43,13 @@ bench:
 .PHONY: bench-dataplane
 bench-dataplane:
 	./test/bench/dataplane/run.sh
+
+# Control plane on the local cluster (gateway-api-bench's tests: attached
+# routes, propagation, route changes, 10 min of churn, failover; root, ~17 min).
+# Tables, samples and the churn plot go to test/bench/controlplane/out/.
+.PHONY: bench-controlplane
+bench-controlplane: cluster-build
+	cd test/bench/controlplane && ./run.sh
 
 cluster-build:
 	./hack/cluster/build.sh
