@@ -38,8 +38,6 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-
 	"gatehouse.dev/gatehouse/test/cluster"
 )
 
@@ -114,20 +112,7 @@ func rbacDenials() []string {
 	if env.cluster == nil {
 		return nil
 	}
-	f, err := os.Open(filepath.Join(env.cluster.Dir, "controller.log"))
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		if strings.Contains(sc.Text(), "forbidden") {
-			out = append(out, sc.Text())
-		}
-	}
-	return out
+	return cluster.ForbiddenLines(filepath.Join(env.cluster.Dir, "controller.log"))
 }
 
 // verdict turns the raw `go test` outcome into the regression check.
@@ -288,30 +273,13 @@ func setup() error {
 	fmt.Fprintf(os.Stderr, "conformance: cluster in %s (channel %s, authorization %s)\n", c.Dir, channel, authz)
 	env.kubeconfig = c.Kubeconfig
 	if authz == "RBAC" {
-		if env.kubeconfig, err = controllerKubeconfig(ctx, c); err != nil {
+		env.kubeconfig, err = c.InstallServiceAccountRBAC(ctx, filepath.Join(repoRoot, "deploy", "rbac.yaml"),
+			"gatehouse-system", "gatehouse-controller")
+		if err != nil {
 			return err
 		}
 	}
 	return startController()
-}
-
-// controllerKubeconfig installs deploy/rbac.yaml (namespace
-// gatehouse-system, the controller's ServiceAccount, its ClusterRole and
-// bindings) and returns a kubeconfig for that ServiceAccount.
-func controllerKubeconfig(ctx context.Context, c *cluster.Cluster) (string, error) {
-	ns := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace",
-		"metadata": map[string]any{"name": "gatehouse-system"}}}
-	objs, err := cluster.DecodeManifests(filepath.Join(repoRoot, "deploy", "rbac.yaml"))
-	if err != nil {
-		return "", err
-	}
-	if err := c.Apply(ctx, ns); err != nil { // first: Apply is concurrent
-		return "", err
-	}
-	if err := c.Apply(ctx, objs...); err != nil {
-		return "", fmt.Errorf("deploy/rbac.yaml: %w", err)
-	}
-	return c.ServiceAccountKubeconfig(ctx, "gatehouse-system", "gatehouse-controller", 24*time.Hour)
 }
 
 // startController runs `gatehouse controller` as a process; proxies reach

@@ -260,7 +260,7 @@ func TestLeaderElection(t *testing.T) {
 		_ = standby.Process.Signal(syscall.SIGTERM)
 		_ = standby.Wait()
 	}()
-	lease, err := env.cluster.Client.CoordinationV1().Leases("default").Get(context.Background(), "gatehouse-controller", metav1.GetOptions{})
+	lease, err := env.cluster.Client.CoordinationV1().Leases(controllerNamespace).Get(context.Background(), "gatehouse-controller", metav1.GetOptions{})
 	if err != nil || lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity != "ctrl-1" {
 		t.Fatalf("lease holder: %v %+v", err, lease)
 	}
@@ -273,7 +273,7 @@ func TestLeaderElection(t *testing.T) {
 		}
 	}()
 	waitFor(t, "standby to take the lease", 40*time.Second, func() (bool, error) {
-		l, err := env.cluster.Client.CoordinationV1().Leases("default").Get(context.Background(), "gatehouse-controller", metav1.GetOptions{})
+		l, err := env.cluster.Client.CoordinationV1().Leases(controllerNamespace).Get(context.Background(), "gatehouse-controller", metav1.GetOptions{})
 		return err == nil && l.Spec.HolderIdentity != nil && *l.Spec.HolderIdentity == "ctrl-2", err
 	})
 	apply(t, ns, route("after", "after.example.com", "echo-b"))

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -24,13 +25,19 @@ import (
 
 const proxyImage = "ghcr.io/gatehouse-dev/gatehouse"
 
+// controllerNamespace holds the controller's ServiceAccount and Lease.
+const controllerNamespace = "gatehouse-system"
+
 var env struct {
 	cluster    *cluster.Cluster
-	binary     string
-	xdsAddress string
-	adminAddr  string
-	ctrl       *exec.Cmd
-	ctrlLog    *os.File
+	kubeconfig string // the controller's ServiceAccount
+	// apiserverStopped is when TestAPIServerRestart stopped the apiserver.
+	apiserverStopped time.Time
+	binary           string
+	xdsAddress       string
+	adminAddr        string
+	ctrl             *exec.Cmd
+	ctrlLog          *os.File
 }
 
 func TestMain(m *testing.M) {
@@ -47,6 +54,15 @@ func TestMain(m *testing.M) {
 	}
 	if code == 0 {
 		code = m.Run()
+	}
+	if env.cluster != nil {
+		if denied := deniedBefore(cluster.ForbiddenLines(filepath.Join(env.cluster.Dir, "controller.log")), env.apiserverStopped); len(denied) > 0 {
+			fmt.Fprintf(os.Stderr, "FAIL: the controller was denied by RBAC %d times:\n", len(denied))
+			for _, l := range denied[:min(len(denied), 10)] {
+				fmt.Fprintln(os.Stderr, "  ", l)
+			}
+			code = 1
+		}
 	}
 	teardown()
 	os.Exit(code)
@@ -71,14 +87,21 @@ func setup() (int, error) {
 		log = os.Stderr
 	}
 	c, err := cluster.Start(ctx, cluster.Options{
-		ExtraCRDDirs: []string{"../../deploy/crds"},
-		Images:       map[string]string{proxyImage: env.binary},
-		Log:          log,
+		ExtraCRDDirs:  []string{"../../deploy/crds"},
+		Images:        map[string]string{proxyImage: env.binary},
+		Log:           log,
+		Authorization: "RBAC",
 	})
 	if err != nil {
 		return 1, err
 	}
 	env.cluster = c
+	// The controllers run with exactly deploy/rbac.yaml's permissions
+	// (leader election included); TestMain fails on any forbidden request.
+	env.kubeconfig, err = c.InstallServiceAccountRBAC(ctx, "../../deploy/rbac.yaml", controllerNamespace, "gatehouse-controller")
+	if err != nil {
+		return 1, err
+	}
 	env.xdsAddress = net.JoinHostPort(c.HostIP, fmt.Sprint(freePort(c.HostIP)))
 	env.adminAddr = net.JoinHostPort("127.0.0.1", fmt.Sprint(freePort("127.0.0.1")))
 	return 0, startController()
@@ -101,10 +124,10 @@ func startController() error {
 // runController starts a controller replica with leader election on the
 // Lease default/gatehouse-controller and waits until it is ready.
 func runController(identity, xdsAddr, adminAddr string, log io.Writer) (*exec.Cmd, error) {
-	cmd := exec.Command(env.binary, "controller", "--kubeconfig", env.cluster.Kubeconfig,
+	cmd := exec.Command(env.binary, "controller", "--kubeconfig", env.kubeconfig,
 		"--xds-address", xdsAddr, "--proxy-controller-address", env.xdsAddress,
 		"--proxy-image", proxyImage+":e2e", "--admin", adminAddr, "--log-level", "debug",
-		"--leader-elect=true", "--leader-election-namespace", "default", "--leader-election-id", identity)
+		"--leader-elect=true", "--leader-election-namespace", controllerNamespace, "--leader-election-id", identity)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -154,4 +177,41 @@ func freePort(host string) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// deniedBefore keeps the log lines logged before t (all of them when t is
+// zero). A restarted apiserver answers "forbidden" for a moment, until its
+// RBAC authorizer has loaded the roles and bindings again, and the
+// controller reconnects at once (internal/source/kube/dial.go): those
+// denials are the restart's, not a missing permission.
+func deniedBefore(lines []string, t time.Time) []string {
+	if t.IsZero() {
+		return lines
+	}
+	var out []string
+	for _, l := range lines {
+		if at, ok := logTime(l, t.Year()); !ok || at.Before(t) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+var (
+	jsonTime = regexp.MustCompile(`"time":"([^"]+)"`)
+	klogTime = regexp.MustCompile(`^[IWEF](\d{4} \d{2}:\d{2}:\d{2}\.\d+)`)
+)
+
+// logTime reads the time of a controller log line: slog's JSON "time", or
+// klog's "E1126 04:18:19.562192" prefix (no year, local time).
+func logTime(line string, year int) (time.Time, bool) {
+	if m := jsonTime.FindStringSubmatch(line); m != nil {
+		t, err := time.Parse(time.RFC3339Nano, m[1])
+		return t, err == nil
+	}
+	if m := klogTime.FindStringSubmatch(line); m != nil {
+		t, err := time.ParseInLocation("0102 15:04:05.000000", m[1], time.Local)
+		return t.AddDate(year, 0, 0), err == nil
+	}
+	return time.Time{}, false
 }
