@@ -26,7 +26,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -290,8 +289,8 @@ func startController() error {
 	if err != nil {
 		return err
 	}
-	xds := net.JoinHostPort(env.cluster.HostIP, fmt.Sprint(freePort(env.cluster.HostIP)))
-	admin := net.JoinHostPort("127.0.0.1", fmt.Sprint(freePort("127.0.0.1")))
+	xds := net.JoinHostPort(env.cluster.HostIP, fmt.Sprint(cluster.FreePort(env.cluster.HostIP)))
+	admin := net.JoinHostPort("127.0.0.1", fmt.Sprint(cluster.FreePort("127.0.0.1")))
 	cmd := exec.Command(env.binary, "controller", "--kubeconfig", env.kubeconfig,
 		"--xds-address", xds, "--proxy-controller-address", xds,
 		"--proxy-image", proxyImage, "--admin", admin, "--log-level", "info",
@@ -302,7 +301,7 @@ func startController() error {
 		return err
 	}
 	env.ctrl = cmd
-	return waitHTTP("http://"+admin+"/ready", 60*time.Second)
+	return cluster.WaitHTTP("http://"+admin+"/ready", 60*time.Second)
 }
 
 func stopController() {
@@ -332,31 +331,4 @@ func teardown() {
 	if env.binDir != "" {
 		_ = os.RemoveAll(env.binDir)
 	}
-}
-
-func freePort(host string) int {
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		panic(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func waitHTTP(url string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	var last error
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = fmt.Errorf("status %d", resp.StatusCode)
-		}
-		last = err
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("%s not ready after %v: %v", url, timeout, last)
 }

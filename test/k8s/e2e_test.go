@@ -18,6 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+
+	"gatehouse.dev/gatehouse/test/cluster"
 )
 
 // TestGatewayEndToEnd: a Gateway is provisioned, becomes Programmed with an
@@ -250,8 +252,8 @@ func TestLeaderElection(t *testing.T) {
 	ns := "e2e-leader"
 	apply(t, ns, baseManifests()+"---\n"+route("before", "before.example.com", "echo-a"))
 	gatewayAddress(t, ns, "gw")
-	adminAddr := fmt.Sprintf("127.0.0.1:%d", freePort("127.0.0.1"))
-	xdsAddr := fmt.Sprintf("%s:%d", env.cluster.HostIP, freePort(env.cluster.HostIP))
+	adminAddr := fmt.Sprintf("127.0.0.1:%d", cluster.FreePort("127.0.0.1"))
+	xdsAddr := fmt.Sprintf("%s:%d", env.cluster.HostIP, cluster.FreePort(env.cluster.HostIP))
 	standby, err := runController("ctrl-2", xdsAddr, adminAddr, env.ctrlLog)
 	if err != nil {
 		t.Fatal(err)

@@ -208,21 +208,6 @@ func get(addr, host, path string) (int, echoReply, error) {
 	return resp.StatusCode, r, nil
 }
 
-func waitHTTP(url string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return nil
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("%s not ready after %v", url, timeout)
-}
-
 func routeCondition(t *testing.T, ns, name, typ string) *metav1.Condition {
 	t.Helper()
 	r, err := gw(t).GatewayV1().HTTPRoutes(ns).Get(context.Background(), name, metav1.GetOptions{})

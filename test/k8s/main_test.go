@@ -102,8 +102,8 @@ func setup() (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	env.xdsAddress = net.JoinHostPort(c.HostIP, fmt.Sprint(freePort(c.HostIP)))
-	env.adminAddr = net.JoinHostPort("127.0.0.1", fmt.Sprint(freePort("127.0.0.1")))
+	env.xdsAddress = net.JoinHostPort(c.HostIP, fmt.Sprint(cluster.FreePort(c.HostIP)))
+	env.adminAddr = net.JoinHostPort("127.0.0.1", fmt.Sprint(cluster.FreePort("127.0.0.1")))
 	return 0, startController()
 }
 
@@ -133,7 +133,7 @@ func runController(identity, xdsAddr, adminAddr string, log io.Writer) (*exec.Cm
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	return cmd, waitHTTP("http://"+adminAddr+"/ready", 60*time.Second)
+	return cmd, cluster.WaitHTTP("http://"+adminAddr+"/ready", 60*time.Second)
 }
 
 func stopController(sig syscall.Signal) {
@@ -168,15 +168,6 @@ func teardown() {
 	if env.binary != "" {
 		_ = os.RemoveAll(filepath.Dir(env.binary))
 	}
-}
-
-func freePort(host string) int {
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		panic(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // deniedBefore keeps the log lines logged before t (all of them when t is

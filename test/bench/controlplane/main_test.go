@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -127,8 +126,8 @@ func startController() error {
 	if err != nil {
 		return err
 	}
-	xds := net.JoinHostPort(env.cluster.HostIP, fmt.Sprint(freePort(env.cluster.HostIP)))
-	env.adminAddr = net.JoinHostPort("127.0.0.1", fmt.Sprint(freePort("127.0.0.1")))
+	xds := net.JoinHostPort(env.cluster.HostIP, fmt.Sprint(cluster.FreePort(env.cluster.HostIP)))
+	env.adminAddr = net.JoinHostPort("127.0.0.1", fmt.Sprint(cluster.FreePort("127.0.0.1")))
 	cmd := exec.Command(env.binary, "controller", "--kubeconfig", env.cluster.Kubeconfig,
 		"--xds-address", xds, "--proxy-controller-address", xds,
 		"--proxy-image", proxyImage+":bench", "--admin", env.adminAddr, "--log-level", "info",
@@ -139,7 +138,7 @@ func startController() error {
 		return err
 	}
 	env.ctrl = cmd
-	return waitHTTP("http://"+env.adminAddr+"/ready", 60*time.Second)
+	return cluster.WaitHTTP("http://"+env.adminAddr+"/ready", 60*time.Second)
 }
 
 func teardown() {
@@ -160,30 +159,6 @@ func teardown() {
 	if env.binary != "" {
 		_ = os.RemoveAll(filepath.Dir(env.binary))
 	}
-}
-
-func freePort(host string) int {
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		panic(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func waitHTTP(url string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return nil
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("%s not ready after %v", url, timeout)
 }
 
 func envOr(k, def string) string {
