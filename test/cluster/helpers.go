@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"time"
 )
 
@@ -37,4 +40,23 @@ func WaitHTTP(url string, timeout time.Duration) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return fmt.Errorf("%s not ready after %v: %v", url, timeout, last)
+}
+
+// BuildGatehouse builds ./cmd/gatehouse of the main module at repoRoot into
+// a new temporary directory and returns the binary's path; the caller
+// removes filepath.Dir of it when done.
+func BuildGatehouse(repoRoot string) (string, error) {
+	dir, err := os.MkdirTemp("", "gatehouse-bin-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "gatehouse")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/gatehouse")
+	build.Dir = repoRoot
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		_ = os.RemoveAll(dir)
+		return "", fmt.Errorf("build gatehouse: %w", err)
+	}
+	return bin, nil
 }

@@ -226,18 +226,11 @@ func writeExpected(path string, pass []string) error {
 }
 
 func setup() error {
-	dir, err := os.MkdirTemp("", "gatehouse-conformance-")
-	if err != nil {
+	var err error
+	if env.binary, err = cluster.BuildGatehouse(repoRoot); err != nil {
 		return err
 	}
-	env.binDir = dir
-	env.binary = filepath.Join(dir, "gatehouse")
-	build := exec.Command("go", "build", "-o", env.binary, "./cmd/gatehouse")
-	build.Dir = repoRoot
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("build gatehouse: %w", err)
-	}
+	env.binDir = filepath.Dir(env.binary)
 	// Generous: the wait includes another cluster on this host finishing
 	// (the harness serialises clusters); go test's -timeout bounds the run.
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)

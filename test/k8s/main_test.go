@@ -69,16 +69,9 @@ func TestMain(m *testing.M) {
 }
 
 func setup() (int, error) {
-	dir, err := os.MkdirTemp("", "gatehouse-k8s-e2e-")
-	if err != nil {
+	var err error
+	if env.binary, err = cluster.BuildGatehouse("../.."); err != nil {
 		return 1, err
-	}
-	env.binary = filepath.Join(dir, "gatehouse")
-	build := exec.Command("go", "build", "-o", env.binary, "./cmd/gatehouse")
-	build.Dir = "../.."
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return 1, fmt.Errorf("build gatehouse: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

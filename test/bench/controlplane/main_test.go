@@ -79,16 +79,9 @@ func setup() error {
 	if env.outDir == "" {
 		env.outDir = filepath.Join("out", time.Now().UTC().Format("20060102-150405"))
 	}
-	dir, err := os.MkdirTemp("", "gatehouse-bench-cp-")
-	if err != nil {
+	var err error
+	if env.binary, err = cluster.BuildGatehouse("../../.."); err != nil {
 		return err
-	}
-	env.binary = filepath.Join(dir, "gatehouse")
-	build := exec.Command("go", "build", "-o", env.binary, "./cmd/gatehouse")
-	build.Dir = "../../.."
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("build gatehouse: %w", err)
 	}
 	// The host lock may be held by another engineer's cluster: wait.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
